@@ -1,0 +1,443 @@
+"""The one input layer of skcosae: multi-view data in, multi-view data out.
+
+Every estimator, scorer and dataset helper goes through this module, so that a
+list of arrays, a two-level-column DataFrame and a 2-D array with ``view_sizes``
+are checked the same way and give the same errors.
+
+Three input forms are accepted (see ``DESIGN.md``):
+
+- a list or tuple of 2-D arrays ``[X_1, ..., X_N]``, one per view, same rows;
+- a :class:`pandas.DataFrame` whose columns have two levels ``(view, feature)``,
+  as built by :func:`as_frame` (this is the form scikit-learn's model selection
+  can split by rows);
+- a single 2-D array together with ``view_sizes`` (a list of widths, or an int
+  ``N`` for ``N`` contiguous blocks of nearly equal width).
+
+Outputs mirror the input form: list in, list out; frame in, frame out.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.utils import check_random_state
+
+__all__ = [
+    "MultiView",
+    "as_frame",
+    "check_views",
+    "check_single_view",
+    "resolve_pair_mask",
+    "resolve_view",
+    "split_columns",
+]
+
+
+@dataclass
+class MultiView:
+    """Validated multi-view data and what is needed to mirror outputs.
+
+    Attributes
+    ----------
+    views : list of ndarray of shape (n_samples, n_features_i)
+        One float array per view, C-contiguous.
+    form : {"list", "tuple", "frame", "array"}
+        The form the data came in.
+    view_names : list
+        One name per view (ints ``0..N-1`` unless the input named them).
+    feature_names : list of list of str
+        Column names of each view.
+    index : pandas.Index or None
+        Row index of a frame input, kept for frame outputs.
+    """
+
+    views: list
+    form: str
+    view_names: list
+    feature_names: list
+    index: Any = None
+    view_sizes: list = field(default_factory=list)
+
+    @property
+    def n_views(self):
+        return len(self.views)
+
+    @property
+    def n_samples(self):
+        return self.views[0].shape[0]
+
+    def mirror(self, outputs, column_names):
+        """Return per-view ``outputs`` in the form the input came in.
+
+        Parameters
+        ----------
+        outputs : list of ndarray of shape (n_samples, n_columns_i)
+            One array per view.
+        column_names : list of str or list of list of str
+            Column names, shared by every view (list of str) or one list per view.
+        """
+        if column_names and isinstance(column_names[0], str):
+            column_names = [list(column_names)] * len(outputs)
+        for name, out, names in zip(self.view_names, outputs, column_names):
+            if out.shape[1] != len(names):
+                raise ValueError(
+                    f"View {name!r}: output has {out.shape[1]} columns for "
+                    f"{len(names)} names."
+                )
+        if self.form == "list":
+            return list(outputs)
+        if self.form == "tuple":
+            return tuple(outputs)
+        if self.form == "array":
+            return np.hstack(outputs)
+        columns = pd.MultiIndex.from_tuples(
+            [(v, c) for v, names in zip(self.view_names, column_names) for c in names],
+            names=["view", "feature"],
+        )
+        return pd.DataFrame(np.hstack(outputs), index=self.index, columns=columns)
+
+
+def _as_float_array(X, what, dtype, allow_nan=False):
+    """2-D float array from array-like ``X``, with an error naming ``what``."""
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"{what}: sparse input is not supported; pass a dense array.")
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"{what} could not be converted to an array: {exc}") from exc
+    if arr.dtype.kind in "OUSV" or arr.dtype.kind == "c":
+        try:
+            arr = arr.astype(dtype)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{what} must be numeric; got dtype {arr.dtype}: {exc}") from exc
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{what} must be a 2-D array of shape (n_samples, n_features); "
+            f"got {arr.ndim} dimension(s) with shape {arr.shape}. "
+            "Reshape a single feature with X.reshape(-1, 1)."
+        )
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if arr.shape[0] == 0:
+        raise ValueError(f"{what} has 0 samples; at least 1 is required.")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{what} has 0 features; at least 1 is required.")
+    if not allow_nan and not np.isfinite(arr).all():
+        n_bad = int((~np.isfinite(arr)).any(axis=1).sum())
+        raise ValueError(
+            f"{what} contains NaN or infinity in {n_bad} row(s); "
+            "impute or drop them before fitting."
+        )
+    return arr
+
+
+def _frame_views(frame):
+    if not isinstance(frame.columns, pd.MultiIndex) or frame.columns.nlevels != 2:
+        raise ValueError(
+            "A DataFrame input must have two column levels (view, feature), "
+            f"got {frame.columns.nlevels} level(s). Build one with "
+            "skcosae.as_frame([X_1, X_2, ...]) or pass a list of arrays."
+        )
+    view_names = list(dict.fromkeys(frame.columns.get_level_values(0)))
+    blocks, feature_names = [], []
+    for name in view_names:
+        block = frame.loc[:, frame.columns.get_level_values(0) == name]
+        blocks.append(block.to_numpy())
+        feature_names.append([str(c) for c in block.columns.get_level_values(1)])
+    return blocks, view_names, feature_names
+
+
+def split_columns(n_features, view_sizes):
+    """Column widths of each view from ``view_sizes`` (list of widths or int N)."""
+    if isinstance(view_sizes, numbers.Integral) and not isinstance(view_sizes, bool):
+        n = int(view_sizes)
+        if n < 2:
+            raise ValueError(f"view_sizes={n} asks for fewer than 2 views; at least 2 are needed.")
+        if n > n_features:
+            raise ValueError(
+                f"view_sizes={n} asks for {n} views but X has only {n_features} columns."
+            )
+        return [len(b) for b in np.array_split(np.arange(n_features), n)]
+    try:
+        sizes = [int(s) for s in view_sizes]
+    except TypeError as exc:
+        raise ValueError(
+            f"view_sizes must be a list of positive ints or an int; got {view_sizes!r}."
+        ) from exc
+    if any(s <= 0 for s in sizes):
+        raise ValueError(f"view_sizes must be positive; got {sizes}.")
+    if sum(sizes) != n_features:
+        raise ValueError(
+            f"view_sizes {sizes} sum to {sum(sizes)} but X has {n_features} columns."
+        )
+    return sizes
+
+
+def check_views(
+    X,
+    *,
+    view_sizes=None,
+    view_names=None,
+    min_views=2,
+    expected_widths=None,
+    expected_view_names=None,
+    dtype=np.float64,
+    allow_nan=False,
+):
+    """Validate multi-view input and return a :class:`MultiView`.
+
+    Parameters
+    ----------
+    X : list or tuple of array-like, DataFrame with two column levels, or 2-D array
+        The views. A 2-D array needs ``view_sizes``.
+    view_sizes : list of int or int, default=None
+        Widths of the views when ``X`` is a single 2-D array (an int ``N`` splits
+        the columns into ``N`` contiguous blocks of nearly equal width).
+    view_names : list, default=None
+        Names of the views; default: frame's first column level, else ``0..N-1``.
+    min_views : int, default=2
+        Fewest views accepted.
+    expected_widths : list of int, default=None
+        Widths seen at fit; a mismatch is an error naming the view.
+    expected_view_names : list, default=None
+        View names seen at fit, checked for frames.
+    dtype : numpy dtype, default=np.float64
+        Dtype of the returned arrays.
+    allow_nan : bool, default=False
+        Whether NaN/inf are let through.
+
+    Returns
+    -------
+    MultiView
+    """
+    index = None
+    if isinstance(X, pd.DataFrame):
+        form = "frame"
+        blocks, names, feature_names = _frame_views(X)
+        index = X.index
+        if view_names is None:
+            view_names = names
+    elif isinstance(X, (list, tuple)):
+        form = "tuple" if isinstance(X, tuple) else "list"
+        blocks = list(X)
+        if len(blocks) and all(isinstance(b, numbers.Number) for b in blocks):
+            raise ValueError(
+                "X looks like a single row of numbers; multi-view input is a list of "
+                "2-D arrays, one per view."
+            )
+        feature_names = [None] * len(blocks)
+        for i, b in enumerate(blocks):
+            if isinstance(b, pd.DataFrame):
+                feature_names[i] = [str(c) for c in b.columns]
+                if index is None:
+                    index = b.index
+    elif view_sizes is not None:
+        form = "array"
+        arr = _as_float_array(X, "X", dtype, allow_nan)
+        sizes = split_columns(arr.shape[1], view_sizes)
+        edges = np.cumsum([0] + sizes)
+        blocks = [arr[:, a:b] for a, b in zip(edges[:-1], edges[1:])]
+        feature_names = [None] * len(blocks)
+    else:
+        shape = getattr(X, "shape", None)
+        raise ValueError(
+            "Multi-view input must be a list of 2-D arrays (one per view), a DataFrame "
+            "with two column levels (view, feature) (see skcosae.as_frame), or a 2-D "
+            f"array with view_sizes; got {type(X).__name__}"
+            + (f" of shape {shape}" if shape is not None else "")
+            + " without view_sizes."
+        )
+
+    if len(blocks) < min_views:
+        raise ValueError(
+            f"Got {len(blocks)} view(s); at least {min_views} views are needed to align "
+            "representations."
+        )
+    if view_names is None:
+        view_names = list(range(len(blocks)))
+    view_names = list(view_names)
+    if len(view_names) != len(blocks):
+        raise ValueError(
+            f"view_names has {len(view_names)} names for {len(blocks)} views."
+        )
+    if len(set(view_names)) != len(view_names):
+        raise ValueError(f"view_names must be unique; got {view_names}.")
+
+    views = []
+    for name, b in zip(view_names, blocks):
+        views.append(_as_float_array(b, f"View {name!r}", dtype, allow_nan))
+    n_rows = [v.shape[0] for v in views]
+    if len(set(n_rows)) > 1:
+        detail = ", ".join(f"view {n!r}: {r}" for n, r in zip(view_names, n_rows))
+        raise ValueError(
+            f"All views must have the same number of rows (row r is the same data point "
+            f"in every view); got {detail}."
+        )
+    if expected_widths is not None:
+        if len(expected_widths) != len(views):
+            raise ValueError(
+                f"The estimator was fitted on {len(expected_widths)} views; got {len(views)}."
+            )
+        for name, v, w in zip(view_names, views, expected_widths):
+            if v.shape[1] != w:
+                raise ValueError(
+                    f"View {name!r} has {v.shape[1]} features, but the estimator was "
+                    f"fitted with {w} features for this view."
+                )
+    if expected_view_names is not None and form == "frame":
+        if [str(v) for v in view_names] != [str(v) for v in expected_view_names]:
+            raise ValueError(
+                f"The frame's views {view_names} differ from those seen at fit "
+                f"{list(expected_view_names)}."
+            )
+    feature_names = [
+        names if names is not None else [f"x{j}" for j in range(v.shape[1])]
+        for names, v in zip(feature_names, views)
+    ]
+    return MultiView(
+        views=views,
+        form=form,
+        view_names=view_names,
+        feature_names=feature_names,
+        index=index,
+        view_sizes=[v.shape[1] for v in views],
+    )
+
+
+def check_single_view(X, *, view_name, n_features=None, dtype=np.float64, allow_nan=False):
+    """Validate one view's data (e.g. the source of :meth:`translate`).
+
+    Returns the float array and the frame index (or None).
+    """
+    index = X.index if isinstance(X, (pd.DataFrame, pd.Series)) else None
+    if isinstance(X, pd.DataFrame) and isinstance(X.columns, pd.MultiIndex):
+        raise ValueError(
+            f"View {view_name!r}: expected one view's columns, got a frame with "
+            f"{X.columns.nlevels} column levels; select the view first (frame[{view_name!r}])."
+        )
+    arr = _as_float_array(X, f"View {view_name!r}", dtype, allow_nan)
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(
+            f"View {view_name!r} has {arr.shape[1]} features, but the estimator was "
+            f"fitted with {n_features} features for this view."
+        )
+    return arr, index
+
+
+def resolve_view(view, view_names):
+    """Position of ``view`` (a position or a name) among ``view_names``."""
+    names = list(view_names)
+    if view in names and not isinstance(view, bool):
+        return names.index(view)
+    if isinstance(view, numbers.Integral) and not isinstance(view, bool):
+        if -len(names) <= view < len(names):
+            return int(view) % len(names)
+    raise ValueError(f"Unknown view {view!r}; the views are {names}.")
+
+
+def resolve_pair_mask(pair_mask, n_samples, random_state=None):
+    """Boolean mask of the rows whose pairing across views is known.
+
+    Parameters
+    ----------
+    pair_mask : None, float in (0, 1], or array-like of bool of shape (n_samples,)
+        ``None``: every row is a pair. A float: that fraction of rows is paired,
+        drawn with ``random_state`` (at least one row). A boolean array: as given.
+    n_samples : int
+    random_state : int, RandomState or None
+
+    Returns
+    -------
+    ndarray of bool of shape (n_samples,)
+    """
+    if pair_mask is None:
+        return np.ones(n_samples, dtype=bool)
+    if isinstance(pair_mask, numbers.Real) and not isinstance(pair_mask, (bool, np.bool_)):
+        frac = float(pair_mask)
+        if not 0.0 < frac <= 1.0:
+            raise ValueError(
+                f"pair_mask as a float is the fraction of paired rows and must be in "
+                f"(0, 1]; got {pair_mask!r}."
+            )
+        n_pairs = min(n_samples, max(1, int(round(frac * n_samples))))
+        rng = check_random_state(random_state)
+        mask = np.zeros(n_samples, dtype=bool)
+        mask[rng.choice(n_samples, size=n_pairs, replace=False)] = True
+        return mask
+    if isinstance(pair_mask, (str, bytes, dict)) or isinstance(pair_mask, (bool, np.bool_)):
+        raise ValueError(
+            "pair_mask must be None, a float in (0, 1] or a boolean array of length "
+            f"n_samples; got {type(pair_mask).__name__} {pair_mask!r}."
+        )
+    mask = np.asarray(pair_mask)
+    if mask.dtype != bool:
+        raise ValueError(
+            "pair_mask must be None, a float in (0, 1] or a boolean array of length "
+            f"n_samples; got an array of dtype {mask.dtype} (use a boolean array, "
+            "e.g. mask.astype(bool))."
+        )
+    if mask.ndim != 1 or mask.shape[0] != n_samples:
+        raise ValueError(
+            f"pair_mask has shape {mask.shape}, but X has {n_samples} rows; it must be "
+            f"a boolean array of shape ({n_samples},)."
+        )
+    return mask.copy()
+
+
+def as_frame(Xs, view_names=None, feature_names=None, index=None):
+    """Stack views into a DataFrame with two column levels ``(view, feature)``.
+
+    This is the form scikit-learn's model selection can split by rows, so use it
+    with :class:`~sklearn.model_selection.GridSearchCV` and cross-validation.
+
+    Parameters
+    ----------
+    Xs : list or tuple of array-like of shape (n_samples, n_features_i)
+        One array per view, same rows.
+    view_names : list, default=None
+        Names of the views, default ``0..N-1``.
+    feature_names : list of list of str, default=None
+        Column names of each view, default ``x0, x1, ...``.
+    index : array-like, default=None
+        Row index of the frame.
+
+    Returns
+    -------
+    frame : DataFrame of shape (n_samples, sum of n_features_i)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcosae import as_frame
+    >>> frame = as_frame([np.zeros((3, 2)), np.ones((3, 1))], view_names=["a", "b"])
+    >>> frame.columns.tolist()
+    [('a', 'x0'), ('a', 'x1'), ('b', 'x0')]
+    """
+    if isinstance(Xs, pd.DataFrame):
+        mv = check_views(Xs, view_names=view_names, allow_nan=True)
+    else:
+        if not isinstance(Xs, (list, tuple)):
+            raise ValueError(
+                f"as_frame takes a list of 2-D arrays, one per view; got {type(Xs).__name__}."
+            )
+        mv = check_views(list(Xs), view_names=view_names, min_views=1, allow_nan=True)
+    names = mv.feature_names
+    if feature_names is not None:
+        if len(feature_names) != mv.n_views:
+            raise ValueError(
+                f"feature_names has {len(feature_names)} lists for {mv.n_views} views."
+            )
+        for name, v, f in zip(mv.view_names, mv.views, feature_names):
+            if len(f) != v.shape[1]:
+                raise ValueError(
+                    f"feature_names for view {name!r} has {len(f)} names for "
+                    f"{v.shape[1]} columns."
+                )
+        names = [list(map(str, f)) for f in feature_names]
+    mv.form = "frame"
+    if index is not None:
+        mv.index = pd.Index(index)
+    return mv.mirror(mv.views, names)
