@@ -1,0 +1,167 @@
+"""Per-view autoencoders of the torch backend (no sklearn here).
+
+- :class:`BatchTopKSAE`: the BatchTopK sparse autoencoder of Bussmann et al. (2024), one per
+  view. During training the ``k * B`` largest activations of a batch of ``B`` rows are kept;
+  at inference every activation above ``threshold`` is kept, so a row's code does not depend
+  on its batch. The threshold is a registered buffer (it travels with ``state_dict``), an
+  exponential moving average of the smallest activation kept during training.
+- :class:`CrossCoder`: one code shared by all views, ``TopK(sum_i W_enc_i (x_i - b_dec_i) + b)``.
+- :class:`DenseLinearAE`: ``E(x) = x W``, ``D(z) = z V^T``: the linear regime's model.
+
+Every module exposes ``encode(x, training)`` and ``decode(z)``, which is all the training
+loop needs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["BatchTopKSAE", "CrossCoder", "DenseLinearAE", "batch_top_k"]
+
+
+def batch_top_k(activations, k):
+    """Keep the ``k * B`` largest entries of a (B, m) batch of non-negative activations."""
+    n_keep = min(activations.numel(), max(1, int(k * activations.shape[0])))
+    flat = activations.flatten()
+    kept = torch.topk(flat, n_keep, sorted=False)
+    codes = torch.zeros_like(flat).scatter(0, kept.indices, kept.values)
+    return codes.view_as(activations), kept.values
+
+
+class _TopKDictionary(nn.Module):
+    """Shared machinery: unit-norm decoder columns, inference threshold, dead tracking."""
+
+    def _init_dictionary(self, widths, m, k, generator, threshold_momentum):
+        self.m, self.k = int(m), float(k)
+        self.threshold_momentum = float(threshold_momentum)
+        self.W_dec = nn.ParameterList()
+        self.b_dec = nn.ParameterList()
+        self.W_enc = nn.ParameterList()
+        for d in widths:
+            atoms = torch.randn(d, m, generator=generator)
+            atoms = atoms / atoms.norm(dim=0, keepdim=True)
+            self.W_dec.append(nn.Parameter(atoms))
+            # Tied initialisation (encoder = decoder transpose) avoids many dead latents early.
+            self.W_enc.append(nn.Parameter(atoms.T.clone()))
+            self.b_dec.append(nn.Parameter(torch.zeros(d)))
+        self.b_enc = nn.Parameter(torch.zeros(m))
+        # NaN means "not estimated yet": inference then falls back to per-row top-k.
+        self.register_buffer("threshold", torch.tensor(float("nan")))
+        self.register_buffer("steps_since_fired", torch.zeros(m, dtype=torch.long))
+
+    @torch.no_grad()
+    def init_decoder_bias(self, views):
+        """Set each decoder bias to its view's mean (the data's centre)."""
+        for b, x in zip(self.b_dec, views):
+            b.copy_(x.mean(0).to(b))
+
+    def _sparsify(self, activations, training):
+        if training:
+            codes, kept = batch_top_k(activations, self.k)
+            with torch.no_grad():
+                smallest = kept.min()
+                if torch.isnan(self.threshold):
+                    self.threshold.copy_(smallest)
+                else:
+                    self.threshold.lerp_(smallest, 1.0 - self.threshold_momentum)
+                fired = (codes > 0).any(0)
+                self.steps_since_fired.add_(1).masked_fill_(fired, 0)
+            return codes
+        if torch.isnan(self.threshold):
+            k_row = max(1, int(round(self.k)))
+            top = torch.topk(activations, min(k_row, activations.shape[1]), dim=1)
+            return torch.zeros_like(activations).scatter(1, top.indices, top.values)
+        return activations * (activations > self.threshold)
+
+    @torch.no_grad()
+    def normalise_decoder(self):
+        """Project decoder columns back to unit norm (after an optimiser step)."""
+        for W in self.W_dec:
+            W.div_(W.norm(dim=0, keepdim=True).clamp_min(1e-8))
+
+    @torch.no_grad()
+    def remove_parallel_gradient(self):
+        """Drop the gradient part along each atom: it would only change the atom's norm."""
+        for W in self.W_dec:
+            if W.grad is not None:
+                W.grad.sub_((W.grad * W).sum(0, keepdim=True) * W)
+
+    def dead_mask(self, dead_steps):
+        return self.steps_since_fired >= dead_steps
+
+    def decode(self, z, view=0):
+        return z @ self.W_dec[view].T + self.b_dec[view]
+
+    def aux_loss(self, x, z, variance, view=0, dead_steps=1000, k_aux=None):
+        """AuxK: dead latents reconstruct the (detached) residual of the live code."""
+        dead = self.dead_mask(dead_steps)
+        n_dead = int(dead.sum())
+        if n_dead == 0:
+            return z.sum() * 0.0
+        residual = (x - self.decode(z, view)).detach()
+        pre = torch.relu(self._pre(x, view))[:, dead]
+        k_aux = min(n_dead, k_aux or max(1, x.shape[1] // 2))
+        top = torch.topk(pre, k_aux, dim=1)
+        aux_codes = torch.zeros_like(pre).scatter(1, top.indices, top.values)
+        estimate = aux_codes @ self.W_dec[view][:, dead].T
+        return ((residual - estimate) ** 2).sum(1).mean() / variance
+
+
+class BatchTopKSAE(_TopKDictionary):
+    """BatchTopK sparse autoencoder of one view: ``d`` features, ``m`` concepts, ``k`` per row."""
+
+    def __init__(self, d, m, k, *, generator=None, threshold_momentum=0.99):
+        super().__init__()
+        self.d = int(d)
+        self._init_dictionary([d], m, k, generator, threshold_momentum)
+
+    def _pre(self, x, view=0):
+        return (x - self.b_dec[0]) @ self.W_enc[0].T + self.b_enc
+
+    def encode(self, x, training=False, view=0):
+        return self._sparsify(torch.relu(self._pre(x)), training)
+
+    @property
+    def dictionary(self):
+        return self.W_dec[0]
+
+
+class CrossCoder(_TopKDictionary):
+    """Crosscoder: one sparse code for all views, decoded into each view.
+
+    ``encode_shared(xs)`` sums every view's encoder pre-activation before the BatchTopK step;
+    ``encode(x, view=i)`` is the standalone code of one view (its encoder alone, with the same
+    shared bias and threshold), the evaluation the paper calls "standalone".
+    """
+
+    def __init__(self, widths, m, k, *, generator=None, threshold_momentum=0.99):
+        super().__init__()
+        self.widths = [int(d) for d in widths]
+        self._init_dictionary(self.widths, m, k, generator, threshold_momentum)
+
+    def _pre(self, x, view=0):
+        return (x - self.b_dec[view]) @ self.W_enc[view].T + self.b_enc
+
+    def encode_shared(self, xs, training=False):
+        pre = sum((x - b) @ W.T for x, W, b in zip(xs, self.W_enc, self.b_dec)) + self.b_enc
+        return self._sparsify(torch.relu(pre), training)
+
+    def encode(self, x, training=False, view=0):
+        return self._sparsify(torch.relu(self._pre(x, view)), training)
+
+
+class DenseLinearAE(nn.Module):
+    """Linear autoencoder of one view: ``E(x) = x W``, ``D(z) = z V^T`` (no bias, no top-k)."""
+
+    def __init__(self, d, m, *, generator=None):
+        super().__init__()
+        self.d, self.m = int(d), int(m)
+        self.W = nn.Parameter(torch.randn(d, m, generator=generator) / d**0.5)
+        self.V = nn.Parameter(torch.randn(d, m, generator=generator) / m**0.5)
+
+    def encode(self, x, training=False, view=0):
+        return x @ self.W
+
+    def decode(self, z, view=0):
+        return z @ self.V.T

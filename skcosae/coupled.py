@@ -1,0 +1,702 @@
+"""CoupledSAE: coupled BatchTopK sparse autoencoders with a scikit-learn API.
+
+The estimator validates input (through :mod:`skcosae._views`), resolves ``pair_mask`` and the
+loss weights, and hands tensors to the torch backend (:mod:`skcosae.backend`), which knows
+nothing of scikit-learn. The paper's baselines are configurations of the same estimator; see
+:func:`make_baseline`.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._views import (
+    check_single_view,
+    check_views,
+    resolve_pair_mask,
+    resolve_view,
+)
+
+__all__ = ["CoupledSAE", "TrainingStoppedWarning", "make_baseline", "LOSS_NAMES"]
+
+LOSS_NAMES = ("rec", "trans", "cycle", "cc", "dist_trans", "dist_cc")
+INSTANCE_LOSSES = ("trans", "cc")
+COSAE_LOSSES = {"rec": 1.0, "trans": 1.0, "cc": 1.0, "dist_trans": 1.0, "dist_cc": 1.0}
+_ALLOWED_LOSSES = {
+    "crosscoder": ("rec",),
+    "usae": ("rec", "trans"),
+}
+_INFERENCE_CHUNK = 8192
+
+
+class TrainingStoppedWarning(UserWarning):
+    """Training stopped before ``max_epochs`` (divergence or interrupt); see ``stop_reason_``."""
+
+
+def resolve_losses(losses):
+    """Mapping loss name -> weight from a list of names, a mapping, or None (CoSAE recipe)."""
+    if losses is None:
+        return dict(COSAE_LOSSES)
+    if isinstance(losses, str):
+        losses = [losses]
+    if isinstance(losses, Mapping):
+        items = list(losses.items())
+    else:
+        try:
+            items = [(name, 1.0) for name in losses]
+        except TypeError as exc:
+            raise ValueError(
+                f"losses must be a list of names or a mapping name -> weight; got {losses!r}."
+            ) from exc
+    weights = {}
+    for name, weight in items:
+        if name not in LOSS_NAMES:
+            raise ValueError(f"Unknown loss {name!r}; the losses are {list(LOSS_NAMES)}.")
+        if not isinstance(weight, numbers.Real) or isinstance(weight, bool):
+            raise ValueError(f"The weight of loss {name!r} must be a number; got {weight!r}.")
+        if not np.isfinite(weight) or weight < 0:
+            raise ValueError(
+                f"The weight of loss {name!r} must be finite and >= 0; got {weight!r}."
+            )
+        weights[name] = float(weight)
+    if not any(w > 0 for w in weights.values()):
+        raise ValueError(f"losses={losses!r} has no term with a positive weight.")
+    return weights
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def _resolve_device(device):
+    torch = _torch()
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a torch device (use 'auto', 'cpu', 'cuda').") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} asks for CUDA, but torch sees no CUDA device.")
+    return str(resolved)
+
+
+class CoupledSAE(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+    """Coupled BatchTopK sparse autoencoders that align the concepts of several views.
+
+    One BatchTopK sparse autoencoder per view encodes into a concept space shared by all
+    views; the views are coupled by a weighted mix of the losses of the paper (SPEC section 3):
+    ``rec`` (reconstruction), ``trans`` (translation), ``cycle``, ``cc`` (concept
+    consistency), ``dist_trans`` and ``dist_cc`` (their distributional versions, sliced
+    characteristic-function distances). ``pair_mask`` says which rows are known pairs: the
+    instance-wise terms (``trans``, ``cc``) use only those, the others use every row.
+
+    Parameters
+    ----------
+    n_concepts : int, default=512
+        Size of the shared concept space (the dictionary of every view).
+    k : float, default=8
+        Average number of active concepts per row (BatchTopK keeps ``k * batch_size``
+        activations per training batch; inference keeps those above a learnt threshold).
+    losses : list of str or dict, default=None
+        Loss names (weight 1 each) or a mapping name -> weight. None is the CoSAE recipe:
+        every term but ``cycle``, weight 1 each. One weight can be set with
+        ``set_params(losses__cc=0.5)``, so GridSearchCV can search it.
+    pair_mask : None, float in (0, 1] or array-like of bool, default=None
+        Rows whose pairing across views is known. None: every row. A float: that fraction of
+        rows, drawn with ``random_state``. A boolean array of length ``n_samples``. The
+        ``pair_mask`` argument of :meth:`fit` wins over this one.
+    architecture : {"cosae", "crosscoder", "usae", "sae-a"}, default="cosae"
+        ``"cosae"``: one SAE per view coupled by ``losses``. ``"crosscoder"``: one code shared
+        by all views, ``TopK(sum_i W_enc_i x_i + b)``, decoded into every view (trained on
+        pairs; ``losses`` may only hold ``rec``). ``"usae"``: universal SAE, each step encodes
+        one randomly drawn view and decodes it into every view (``rec`` and ``trans`` only).
+        ``"sae-a"``: one SAE whose weights all views share (equal widths), coupled by
+        ``losses`` (typically ``rec`` + ``cc``). See :func:`make_baseline`.
+    crosscoder_mode : {"shared", "standalone"}, default="shared"
+        How a crosscoder encodes: ``"shared"`` from all views at once (every view's code is
+        the shared code; needs multi-view input), ``"standalone"`` from each view's encoder
+        alone.
+    view_sizes : list of int or int, default=None
+        View widths when ``X`` is one 2-D array (an int ``N``: ``N`` blocks of nearly equal
+        width).
+    view_names : list, default=None
+        Names of the views; default: the frame's first column level, else ``0..N-1``.
+    max_epochs : int, default=20
+        Passes over the data in :meth:`fit`.
+    batch_size : int, default=256
+        Rows per step.
+    learning_rate : float, default=3e-3
+        Adam learning rate.
+    aux_weight : float, default=1/32
+        Weight of the AuxK loss that revives dead concepts (latents that did not fire for
+        ``dead_steps`` steps reconstruct the residual).
+    dead_steps : int, default=200
+        Steps without firing after which a concept counts as dead for AuxK.
+    n_slices : int, default=64
+        Random directions per step of the sliced ``dist_trans`` term.
+    device : str, default="auto"
+        Torch device; ``"auto"`` takes CUDA when torch sees it, else the CPU.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, the batches and the pair draw of a float ``pair_mask``.
+    verbose : int, default=0
+        Shows a progress bar over epochs when positive.
+    warm_start : bool, default=False
+        Continue from the fitted weights (and optimiser state) when :meth:`fit` is called
+        again on views of the same widths.
+
+    Attributes
+    ----------
+    n_views_ : int
+    view_names_ : list
+    view_sizes_ : list of int
+        Width of each view.
+    n_features_in_ : int
+        Total width of the views.
+    n_concepts_ : int
+    losses_ : dict
+        The loss weights used.
+    pair_mask_ : ndarray of bool of shape (n_samples,)
+        Rows used as pairs in the last fit.
+    history_ : pandas.DataFrame
+        One row per epoch: the mean of each loss term (unweighted), ``aux`` and the weighted
+        ``total``.
+    n_iter_ : int
+        Epochs trained (all calls together when warm starting).
+    dead_fraction_ : ndarray of shape (n_views,)
+        Fraction of concepts never active on each view's training data at inference.
+    stop_reason_ : {"completed", "diverged", "interrupted"}
+        Why the last fit stopped. On divergence (a NaN or infinite loss) or Ctrl-C, the
+        weights of the last completed epoch are restored and a
+        :class:`TrainingStoppedWarning` is issued; the model stays usable.
+    device_ : str
+        Device the model lives on.
+    model_ : torch.nn.Module
+        The fitted backend model.
+
+    See Also
+    --------
+    make_baseline : the paper's baselines as configured estimators.
+    skcosae.linear.CCA : the linear closed form of concept consistency.
+
+    Examples
+    --------
+    >>> from skcosae import CoupledSAE
+    >>> from skcosae.datasets import make_platonic
+    >>> Xs, y, truth = make_platonic(n_samples=1000, n_views=2, random_state=0)
+    >>> sae = CoupledSAE(n_concepts=64, k=4, losses=["rec", "trans", "cc"],
+    ...                  max_epochs=3, random_state=0).fit(Xs)
+    >>> Za, Zb = sae.transform(Xs)
+    >>> Za.shape
+    (1000, 64)
+    >>> sae.translate(Xs[0], source=0, target=1).shape == Xs[1].shape
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "n_concepts": [Interval(numbers.Integral, 1, None, closed="left")],
+        "k": [Interval(numbers.Real, 0, None, closed="neither")],
+        "losses": [list, tuple, dict, str, None],
+        "pair_mask": ["array-like", Interval(numbers.Real, 0, 1, closed="right"), None],
+        "architecture": [StrOptions({"cosae", "crosscoder", "usae", "sae-a"})],
+        "crosscoder_mode": [StrOptions({"shared", "standalone"})],
+        "view_sizes": ["array-like", Interval(numbers.Integral, 2, None, closed="left"), None],
+        "view_names": ["array-like", None],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "aux_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "dead_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_slices": [Interval(numbers.Integral, 1, None, closed="left")],
+        "device": [str, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        n_concepts=512,
+        k=8,
+        *,
+        losses=None,
+        pair_mask=None,
+        architecture="cosae",
+        crosscoder_mode="shared",
+        view_sizes=None,
+        view_names=None,
+        max_epochs=20,
+        batch_size=256,
+        learning_rate=3e-3,
+        aux_weight=1 / 32,
+        dead_steps=200,
+        n_slices=64,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.n_concepts = n_concepts
+        self.k = k
+        self.losses = losses
+        self.pair_mask = pair_mask
+        self.architecture = architecture
+        self.crosscoder_mode = crosscoder_mode
+        self.view_sizes = view_sizes
+        self.view_names = view_names
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.aux_weight = aux_weight
+        self.dead_steps = dead_steps
+        self.n_slices = n_slices
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------------------ parameters
+    def set_params(self, **params):
+        """Set parameters; ``losses__<name>=w`` sets one loss weight (0 drops the term)."""
+        term_weights = {key[len("losses__"):]: params.pop(key)
+                        for key in list(params) if key.startswith("losses__")}
+        if term_weights:
+            weights = resolve_losses(params.get("losses", self.losses))
+            for name, weight in term_weights.items():
+                if name not in LOSS_NAMES:
+                    raise ValueError(
+                        f"Unknown loss {name!r} in losses__{name}; the losses are "
+                        f"{list(LOSS_NAMES)}."
+                    )
+                weights[name] = weight
+            params["losses"] = weights
+        return super().set_params(**params)
+
+    def set_output(self, *, transform=None):
+        """Output container of :meth:`transform`: ``"default"`` (mirror the input) or ``"pandas"``.
+
+        With ``"pandas"``, multi-view codes come back as a frame with (view, concept) columns
+        and single-view codes as a frame with concept columns.
+        """
+        if transform is None:
+            return self
+        if transform not in ("default", "pandas"):
+            raise ValueError(
+                f"set_output(transform={transform!r}) is not supported; use 'default' or 'pandas'."
+            )
+        if not hasattr(self, "_sklearn_output_config"):
+            self._sklearn_output_config = {}
+        self._sklearn_output_config["transform"] = transform
+        return self
+
+    def _pandas_output(self):
+        return getattr(self, "_sklearn_output_config", {}).get("transform") == "pandas"
+
+    def _check_configuration(self, weights):
+        allowed = _ALLOWED_LOSSES.get(self.architecture)
+        if allowed is not None:
+            extra = sorted(set(weights) - set(allowed))
+            if extra:
+                raise ValueError(
+                    f"architecture={self.architecture!r} trains with {list(allowed)} only; "
+                    f"remove {extra} from losses."
+                )
+        if self.k > self.n_concepts:
+            raise ValueError(
+                f"k={self.k} active concepts per row exceeds n_concepts={self.n_concepts}."
+            )
+
+    # ------------------------------------------------------------------ fitting
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, pair_mask=None):
+        """Fit the coupled autoencoders.
+
+        Parameters
+        ----------
+        X : list of array-like, DataFrame with (view, feature) columns, or 2-D array
+            The views; rows are data points. A 2-D array needs ``view_sizes``.
+        y : ignored
+            Present for scikit-learn's API (labels are used by :meth:`score`).
+        pair_mask : None, float or array-like of bool of shape (n_samples,), default=None
+            Overrides the constructor's ``pair_mask`` (GridSearchCV splits a boolean array
+            per fold).
+
+        Returns
+        -------
+        self : CoupledSAE
+        """
+        return self._fit(X, pair_mask, max_epochs=self.max_epochs,
+                         continue_training=self.warm_start)
+
+    def partial_fit(self, X, y=None, pair_mask=None):
+        """Train one more epoch on ``X`` (initialising the model on the first call).
+
+        Parameters
+        ----------
+        X, y, pair_mask : as in :meth:`fit`.
+
+        Returns
+        -------
+        self : CoupledSAE
+        """
+        if not hasattr(self, "model_"):
+            self._validate_params()
+        return self._fit(X, pair_mask, max_epochs=1, continue_training=True)
+
+    def _fit(self, X, pair_mask, *, max_epochs, continue_training):
+        torch = _torch()
+        from .backend.model import CoupledModel
+        from .backend.train import train_coupled
+
+        weights = resolve_losses(self.losses)
+        self._check_configuration(weights)
+        previous = getattr(self, "view_sizes_", None) if continue_training else None
+        mv = check_views(X, view_sizes=self.view_sizes, view_names=self.view_names,
+                         expected_widths=previous)
+        mask = resolve_pair_mask(
+            self.pair_mask if pair_mask is None else pair_mask, mv.n_samples, self.random_state
+        )
+        needs_pairs = sorted(n for n in INSTANCE_LOSSES if weights.get(n, 0) > 0)
+        if self.architecture == "crosscoder":
+            needs_pairs = ["crosscoder"]
+        if needs_pairs and not mask.any():
+            raise ValueError(
+                f"pair_mask marks no row as paired, but {needs_pairs} need pairs; pass a mask "
+                "with at least one True row, or drop those losses."
+            )
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        warm = continue_training and hasattr(self, "model_")
+        if warm:
+            device = self.device_
+            model = self.model_
+        else:
+            device = _resolve_device(self.device)
+            model = CoupledModel(mv.view_sizes, self.n_concepts, self.k, self.architecture,
+                                 seed=seed)
+            self._optimizer = None
+            self.history_ = pd.DataFrame()
+            self.n_iter_ = 0
+        views = [torch.as_tensor(v, dtype=torch.float32, device=device) for v in mv.views]
+        model = model.to(device)
+        if not warm:
+            model.init_from_data(views)
+            self._variances = [float(v.var(0, unbiased=False).sum().clamp_min(1e-12))
+                               for v in views]
+
+        progress = None
+        if self.verbose:
+            from tqdm.auto import tqdm
+
+            progress = tqdm(total=max_epochs, desc="CoupledSAE", unit="epoch")
+
+        def on_epoch(epoch, row):
+            if progress is not None:
+                progress.update(1)
+                progress.set_postfix(loss=f"{row['total']:.4f}")
+
+        try:
+            result = train_coupled(
+                model, views, mask, weights, max_epochs=max_epochs,
+                batch_size=self.batch_size, learning_rate=self.learning_rate, seed=seed,
+                n_slices=self.n_slices, aux_weight=self.aux_weight,
+                dead_steps=self.dead_steps, optimizer=getattr(self, "_optimizer", None),
+                callback=on_epoch, variances=self._variances,
+            )
+        finally:
+            if progress is not None:
+                progress.close()
+
+        self.model_ = model.eval()
+        self._optimizer = result.optimizer
+        self.device_ = device
+        self.losses_ = weights
+        self.pair_mask_ = mask
+        self.n_views_ = mv.n_views
+        self.view_names_ = list(mv.view_names)
+        self.view_sizes_ = list(mv.view_sizes)
+        self.feature_names_per_view_ = [list(f) for f in mv.feature_names]
+        self.n_features_in_ = int(sum(mv.view_sizes))
+        self.n_concepts_ = int(self.n_concepts)
+        history = pd.DataFrame(result.history)
+        if len(history):
+            history["epoch"] += self.n_iter_
+        self.history_ = pd.concat([self.history_, history], ignore_index=True)
+        self.n_iter_ += result.n_epochs
+        self.stop_reason_ = result.stop_reason
+        self.dead_fraction_ = self._dead_fraction(mv)
+        if result.stop_reason != "completed":
+            warnings.warn(
+                f"CoupledSAE training {result.stop_reason} after {result.n_epochs} of "
+                f"{max_epochs} epoch(s); the weights of the last completed epoch were "
+                "restored and the model is usable (see stop_reason_ and history_).",
+                TrainingStoppedWarning,
+                stacklevel=3,
+            )
+        return self
+
+    def _dead_fraction(self, mv):
+        codes = self._encode_views(mv.views, mode="standalone")
+        return np.array([float(((z > 0).sum(0) == 0).mean()) for z in codes])
+
+    # ------------------------------------------------------------------ inference
+    def _run(self, fn, arrays):
+        """Apply ``fn`` to float32 tensors of ``arrays`` in row chunks, without gradients."""
+        torch = _torch()
+        device = self.device_
+        outs = []
+        with torch.no_grad():
+            n = arrays[0].shape[0]
+            for start in range(0, n, _INFERENCE_CHUNK):
+                chunk = [torch.as_tensor(a[start:start + _INFERENCE_CHUNK], dtype=torch.float32,
+                                         device=device) for a in arrays]
+                outs.append(fn(*chunk).cpu().numpy().astype(np.float64))
+        return np.concatenate(outs) if outs else np.empty((0, 0))
+
+    def _mode(self):
+        return self.crosscoder_mode if self.architecture == "crosscoder" else "standalone"
+
+    def _encode_views(self, views, mode=None):
+        mode = mode or self._mode()
+        if mode == "shared":
+            shared = self._run(lambda *xs: self.model_.encode_shared(list(xs)), views)
+            return [shared] * len(views)
+        return [self._run(lambda x, i=i: self.model_.encode(x, i), [v])
+                for i, v in enumerate(views)]
+
+    def _check_multi(self, X):
+        return check_views(X, view_sizes=self.view_sizes, view_names=self.view_names,
+                           expected_widths=self.view_sizes_,
+                           expected_view_names=self.view_names_)
+
+    def _check_one(self, X, view):
+        i = resolve_view(view, self.view_names_)
+        if isinstance(X, pd.DataFrame) and isinstance(X.columns, pd.MultiIndex):
+            raise ValueError(
+                f"transform(X, view={view!r}) takes one view's data; got a multi-view frame. "
+                f"Pass X[{self.view_names_[i]!r}] or call transform(X) for every view."
+            )
+        arr, index = check_single_view(X, view_name=self.view_names_[i],
+                                       n_features=self.view_sizes_[i])
+        return i, arr, index
+
+    def _shared_needs_all(self, what):
+        if self._mode() == "shared":
+            raise ValueError(
+                f"{what}: crosscoder_mode='shared' encodes from every view at once and needs "
+                "the multi-view X; pass all views, or set crosscoder_mode='standalone'."
+            )
+
+    def _concept_names(self):
+        return [f"concept{j}" for j in range(self.n_concepts_)]
+
+    def _single_output(self, values, index, like_frame, columns):
+        if like_frame or self._pandas_output():
+            return pd.DataFrame(values, index=index, columns=columns)
+        return values
+
+    def transform(self, X, view=None):
+        """Sparse codes of the views.
+
+        Parameters
+        ----------
+        X : multi-view input, or one view's 2-D data when ``view`` is given
+        view : int or view name, default=None
+            Encode only this view.
+
+        Returns
+        -------
+        codes : list of ndarray of shape (n_samples, n_concepts), in the form of ``X``
+            (a frame with (view, concept) columns for frame input); one array when ``view``
+            is given.
+        """
+        check_is_fitted(self)
+        if view is not None:
+            self._shared_needs_all(f"transform(X, view={view!r})")
+            i, arr, index = self._check_one(X, view)
+            codes = self._run(lambda x: self.model_.encode(x, i), [arr])
+            return self._single_output(codes, index, isinstance(X, pd.DataFrame),
+                                       self._concept_names())
+        mv = self._check_multi(X)
+        codes = self._encode_views(mv.views)
+        if self._pandas_output():
+            mv.form = "frame"
+        return mv.mirror(codes, self._concept_names())
+
+    def inverse_transform(self, Z, view=None):
+        """Decode codes back into the views.
+
+        Parameters
+        ----------
+        Z : ndarray of shape (n_samples, n_concepts) when ``view`` is given, else one code
+            array per view (list, tuple or frame, as :meth:`transform` returns them)
+        view : int or view name, default=None
+
+        Returns
+        -------
+        X_hat : the decoded view(s), in the form of ``Z``.
+        """
+        check_is_fitted(self)
+        if view is not None:
+            i = resolve_view(view, self.view_names_)
+            arr, index = check_single_view(Z, view_name=f"codes of view {self.view_names_[i]!r}",
+                                           n_features=self.n_concepts_)
+            out = self._run(lambda z: self.model_.decode(z, i), [arr])
+            return self._single_output(out, index, isinstance(Z, pd.DataFrame),
+                                       self.feature_names_per_view_[i])
+        mv = check_views(Z, view_names=self.view_names_ if not isinstance(Z, pd.DataFrame) else None,
+                         expected_widths=[self.n_concepts_] * self.n_views_)
+        outs = [self._run(lambda z, i=i: self.model_.decode(z, i), [codes])
+                for i, codes in enumerate(mv.views)]
+        return mv.mirror(outs, self.feature_names_per_view_)
+
+    def translate(self, X, source, target):
+        """Translate view ``source`` into view ``target``: ``D_target(E_source(x))``.
+
+        Parameters
+        ----------
+        X : the source view's 2-D data, or a multi-view input (its source view is used;
+            a shared-mode crosscoder uses every view)
+        source, target : int or view name
+
+        Returns
+        -------
+        X_target : ndarray of shape (n_samples, n_features of target)
+            A DataFrame when ``X`` is one.
+        """
+        check_is_fitted(self)
+        s = resolve_view(source, self.view_names_)
+        t = resolve_view(target, self.view_names_)
+        is_multi = isinstance(X, (list, tuple)) or (
+            isinstance(X, pd.DataFrame) and isinstance(X.columns, pd.MultiIndex))
+        if is_multi:
+            mv = self._check_multi(X)
+            codes = self._encode_views(mv.views)[s]
+            index, like_frame = mv.index, mv.form == "frame"
+        else:
+            self._shared_needs_all("translate(X_source, ...)")
+            s, arr, index = self._check_one(X, source)
+            codes = self._run(lambda x: self.model_.encode(x, s), [arr])
+            like_frame = isinstance(X, pd.DataFrame)
+        out = self._run(lambda z: self.model_.decode(z, t), [codes])
+        if like_frame:
+            return pd.DataFrame(out, index=index, columns=self.feature_names_per_view_[t])
+        return out
+
+    def reconstruct(self, X):
+        """``inverse_transform(transform(X))``: each view through its own autoencoder."""
+        return self.inverse_transform(self.transform(X))
+
+    def score(self, X, y=None):
+        """InterVenchA's S_align when ``y`` is given, else the mean reconstruction R^2.
+
+        Parameters
+        ----------
+        X : multi-view input
+        y : array-like of shape (n_samples,), default=None
+            Class labels shared by the views.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        if y is not None:
+            from .metrics import intervencha_score
+
+            return intervencha_score(self, X, y, aggregate="S_align")
+        mv = self._check_multi(X)
+        codes = self._encode_views(mv.views)
+        scores = []
+        for i, (x, z) in enumerate(zip(mv.views, codes)):
+            x_hat = self._run(lambda c: self.model_.decode(c, i), [z])
+            total = ((x - x.mean(0)) ** 2).sum()
+            scores.append(1.0 - ((x - x_hat) ** 2).sum() / max(total, 1e-12))
+        return float(np.mean(scores))
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the code columns: ``concept0 ... concept{n_concepts-1}``."""
+        check_is_fitted(self)
+        return np.asarray(self._concept_names(), dtype=object)
+
+    @property
+    def dictionaries_(self):
+        """One (n_concepts, d_i) array per view: row c is concept c's decoder atom."""
+        check_is_fitted(self)
+        return [self.model_.dictionary(i).detach().cpu().numpy().T.astype(np.float64)
+                for i in range(self.n_views_)]
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        # Weights travel as CPU tensors so a model fitted on CUDA loads on a CPU-only machine.
+        if "model_" in state:
+            state["model_"] = _cpu_copy(state["model_"])
+            state["device_"] = "cpu"
+        state.pop("_optimizer", None)
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        tags.input_tags.allow_nan = False
+        tags.target_tags.required = False
+        return tags
+
+
+def _cpu_copy(model):
+    import copy
+
+    return copy.deepcopy(model).to("cpu")
+
+
+BASELINES = {
+    "cosae": {"architecture": "cosae"},
+    "sae": {"architecture": "cosae", "losses": {"rec": 1.0}},
+    "transcoder": {"architecture": "cosae", "losses": {"trans": 1.0}},
+    "crosscoder": {"architecture": "crosscoder", "losses": {"rec": 1.0}},
+    "usae": {"architecture": "usae", "losses": {"rec": 1.0, "trans": 1.0}},
+    "sae-a": {"architecture": "sae-a", "losses": {"rec": 1.0, "cc": 1.0}},
+}
+
+
+def make_baseline(name, **params):
+    """A :class:`CoupledSAE` configured as one of the paper's baselines.
+
+    Parameters
+    ----------
+    name : {"cosae", "sae", "transcoder", "crosscoder", "usae", "sae-a"}
+        - ``"cosae"``: the coupled SAE with the CoSAE recipe (every loss but ``cycle``);
+        - ``"sae"``: independent per-view SAEs (``rec`` only): no alignment at all;
+        - ``"transcoder"``: ``trans`` only, each view's encoder decoded into the others;
+        - ``"crosscoder"``: one code shared by the views (Lindsey et al. 2024), evaluated
+          with ``crosscoder_mode="shared"`` or ``"standalone"``;
+        - ``"usae"``: universal SAE (Thasarathan et al. 2025), one view encoded per step and
+          decoded into every view;
+        - ``"sae-a"``: one SAE shared by views of equal width, with ``cc`` on pairs.
+    **params
+        Any other :class:`CoupledSAE` parameter (they win over the baseline's).
+
+    Returns
+    -------
+    CoupledSAE
+
+    Examples
+    --------
+    >>> from skcosae.coupled import make_baseline
+    >>> make_baseline("usae", n_concepts=128).architecture
+    'usae'
+    """
+    if name not in BASELINES:
+        raise ValueError(f"Unknown baseline {name!r}; the baselines are {sorted(BASELINES)}.")
+    return CoupledSAE(**{**BASELINES[name], **params})

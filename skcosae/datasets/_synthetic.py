@@ -1,0 +1,276 @@
+"""Synthetic multi-view data with known ground truth (SPEC section 6, paper G.1)."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
+
+from .._views import as_frame as _as_frame
+
+__all__ = ["make_platonic"]
+
+
+def _per_view(value, n_views, name):
+    """A scalar or one value per view, as a float array of length ``n_views``."""
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 0:
+        return np.full(n_views, float(arr))
+    if arr.shape != (n_views,):
+        raise ValueError(
+            f"{name} must be a float or a list of {n_views} floats (one per view); "
+            f"got {len(arr.ravel())} values."
+        )
+    return arr
+
+
+def _random_layers(widths, rng):
+    """Gaussian weight matrices for a chain of layers of the given widths.
+
+    Each layer is scaled by sqrt(2 / fan_in) (He) so that activations keep their scale
+    through the ReLUs; the first layer sees sparse inputs, so its fan-in is the number of
+    active concepts rather than the width.
+    """
+    return [
+        rng.standard_normal((a, b)) * np.sqrt(2.0 / a) for a, b in zip(widths[:-1], widths[1:])
+    ]
+
+
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_views": [Interval(Integral, 2, None, closed="left")],
+        "n_concepts": [Interval(Integral, 1, None, closed="left")],
+        "n_active": [Interval(Integral, 1, None, closed="left")],
+        "view_dims": ["array-like", Interval(Integral, 1, None, closed="left"), None],
+        "n_classes": [Interval(Integral, 2, None, closed="left")],
+        "idiosyncrasy": ["array-like", Interval(Real, 0, 1, closed="left")],
+        "noise": [tuple, list],
+        "linear": ["boolean"],
+        "n_layers": [Interval(Integral, 2, None, closed="left")],
+        "bottleneck": [Interval(Integral, 1, None, closed="left"), None],
+        "n_private": [Interval(Integral, 0, None, closed="left")],
+        "view_names": ["array-like", None],
+        "as_frame": ["boolean"],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_platonic(
+    n_samples=10_000,
+    n_views=2,
+    *,
+    n_concepts=64,
+    n_active=4,
+    view_dims=None,
+    n_classes=8,
+    idiosyncrasy=0.1,
+    noise=(0.01, 0.1),
+    linear=False,
+    n_layers=2,
+    bottleneck=None,
+    n_private=0,
+    view_names=None,
+    as_frame=False,
+    random_state=None,
+):
+    """Views of shared sparse "platonic" concepts, each seen through its own random map.
+
+    The data-generating process of the paper (appendix G.1, SPEC section 6):
+
+    1. a platonic latent ``z ~ N(0, I_M)`` keeps, in each row, its ``n_active`` entries of
+       largest magnitude, as magnitudes, and zeroes the rest: the sparse concepts ``s``
+       shared by every view;
+    2. each view drops each active concept with its own probability (``idiosyncrasy``:
+       what that view is blind to) and adds white noise to the active entries that remain,
+       with a standard deviation drawn per view in the range ``noise`` (values clipped at 0);
+    3. each view maps its concepts (plus ``n_private`` concepts of its own, if any) to
+       ``view_dims[i]`` features through a random network of ``n_layers`` linear layers
+       with ReLUs between them, whose hidden layers have width ``bottleneck``; or, with
+       ``linear=True``, through one random linear map, so that each concept has a known
+       direction (atom) in each view.
+
+    The label of a row is the group of concepts with the largest total activation, the
+    concepts being split into ``n_classes`` contiguous groups (``truth.groups``), so every
+    row has a label and the classes are balanced.
+
+    Parameters
+    ----------
+    n_samples : int, default=10000
+        Number of rows (the same data points in every view).
+    n_views : int, default=2
+        Number of views, at least 2.
+    n_concepts : int, default=64
+        Number ``M`` of shared concepts.
+    n_active : int, default=4
+        Concepts active in each row (``K``), at most ``n_concepts``.
+    view_dims : int or list of int, default=None
+        Width of each view (an int: the same for all). Default ``32, 48, 64, ...``.
+    n_classes : int, default=8
+        Number of classes, between 2 and ``n_concepts``.
+    idiosyncrasy : float or list of float in [0, 1), default=0.1
+        Probability that a view drops an active concept (one value, or one per view).
+    noise : (float, float), default=(0.01, 0.1)
+        Range ``(low, high)`` of each view's noise standard deviation, drawn uniformly.
+    linear : bool, default=False
+        One random linear map per view (unit-norm atoms) instead of a ReLU network.
+    n_layers : int, default=2
+        Linear layers of the nonlinear map (at least 2; ignored when ``linear=True``).
+    bottleneck : int, default=None
+        Width of the hidden layers of the nonlinear map. Default ``n_concepts // 2``:
+        narrower than the concept space, as in the paper, so the map is not trivially
+        invertible.
+    n_private : int, default=0
+        Concepts of each view's own (idiosyncratic, not shared), each active in a row with
+        probability ``n_active / n_concepts``; returned in ``truth.private_concepts``.
+    view_names : list, default=None
+        Names of the views, used when ``as_frame=True``. Default ``0..N-1``.
+    as_frame : bool, default=False
+        Return the views as one DataFrame with (view, feature) columns
+        (:func:`skcosae.as_frame`), the form scikit-learn's model selection can split.
+    random_state : int, RandomState instance or None, default=None
+        Seed of every random draw.
+
+    Returns
+    -------
+    Xs : list of ndarray of shape (n_samples, view_dims[i]), or DataFrame
+        The views.
+    y : ndarray of shape (n_samples,)
+        Class labels in ``0..n_classes-1``.
+    truth : :class:`~sklearn.utils.Bunch`
+        - ``concepts``: (n_samples, n_concepts), the shared sparse concepts;
+        - ``view_concepts``: list of (n_samples, n_concepts), the concepts each view saw
+          after dropping and noise;
+        - ``private_concepts``: list of (n_samples, n_private), each view's own concepts;
+        - ``view_maps``: list, per view, of the weight matrices of its map (in order;
+          ``X = relu(... relu(c @ W1) ...) @ WL`` where ``c`` is the view's concepts
+          followed by its private ones);
+        - ``atoms``: with ``linear=True``, list of (n_concepts, view_dims[i]) unit-norm
+          arrays (row c is concept c's direction in view i; compare with an estimator's
+          ``dictionaries_[i]`` using :func:`atom_recovery_score`); else None;
+        - ``groups``: list of the concept indices behind each class;
+        - ``params``: the parameters used (noise level drawn for each view included).
+
+    See Also
+    --------
+    concept_recovery_score : how well learnt codes recover ``truth.concepts``.
+    atom_recovery_score : how well a learnt dictionary recovers ``truth.atoms``.
+
+    Examples
+    --------
+    >>> from skcosae.datasets import make_platonic
+    >>> Xs, y, truth = make_platonic(n_samples=500, n_views=3, random_state=0)
+    >>> [X.shape for X in Xs]
+    [(500, 32), (500, 48), (500, 64)]
+    >>> truth.concepts.shape, int((truth.concepts > 0).sum(1).max())
+    ((500, 64), 4)
+    >>> sorted(set(y.tolist()))
+    [0, 1, 2, 3, 4, 5, 6, 7]
+    >>> frame, y, truth = make_platonic(n_samples=5, view_dims=2, linear=True,
+    ...                                 view_names=["a", "b"], as_frame=True, random_state=0)
+    >>> frame.columns.tolist()
+    [('a', 'x0'), ('a', 'x1'), ('b', 'x0'), ('b', 'x1')]
+    >>> truth.atoms[0].shape
+    (64, 2)
+    """
+    if n_active > n_concepts:
+        raise ValueError(
+            f"n_active={n_active} exceeds n_concepts={n_concepts}: a row cannot have more "
+            "active concepts than there are concepts."
+        )
+    if n_classes > n_concepts:
+        raise ValueError(
+            f"n_classes={n_classes} exceeds n_concepts={n_concepts}: each class needs at "
+            "least one concept."
+        )
+    if view_dims is None:
+        view_dims = [32 + 16 * i for i in range(n_views)]
+    elif isinstance(view_dims, Integral):
+        view_dims = [int(view_dims)] * n_views
+    view_dims = list(view_dims)
+    if len(view_dims) != n_views:
+        raise ValueError(f"view_dims has {len(view_dims)} widths for n_views={n_views}.")
+    for i, d in enumerate(view_dims):
+        if not isinstance(d, Integral) or isinstance(d, bool) or d < 1:
+            raise ValueError(f"view_dims[{i}] must be a positive int; got {d!r}.")
+    view_dims = [int(d) for d in view_dims]
+    drop = _per_view(idiosyncrasy, n_views, "idiosyncrasy")
+    if np.any((drop < 0) | (drop >= 1)):
+        raise ValueError(
+            f"idiosyncrasy must be in [0, 1) (a probability of dropping a concept); "
+            f"got {idiosyncrasy!r}."
+        )
+    try:
+        low, high = (float(v) for v in noise)
+    except (TypeError, ValueError):
+        raise ValueError(f"noise must be a pair (low, high) of floats; got {noise!r}.") from None
+    if not 0 <= low <= high:
+        raise ValueError(f"noise must be a range (low, high) with 0 <= low <= high; got {noise!r}.")
+    if view_names is not None and len(view_names) != n_views:
+        raise ValueError(f"view_names has {len(view_names)} names for n_views={n_views}.")
+    if bottleneck is None:
+        bottleneck = max(1, n_concepts // 2)
+    rng = check_random_state(random_state)
+
+    latent = rng.standard_normal((n_samples, n_concepts))
+    top = np.argpartition(-np.abs(latent), n_active - 1, axis=1)[:, :n_active]
+    rows = np.arange(n_samples)[:, None]
+    concepts = np.zeros_like(latent)
+    concepts[rows, top] = np.abs(latent[rows, top])
+
+    groups = np.array_split(np.arange(n_concepts), n_classes)
+    y = np.argmax(np.stack([concepts[:, g].sum(1) for g in groups], axis=1), axis=1)
+
+    Xs, view_concepts, private_concepts, view_maps, atoms, sigmas = [], [], [], [], [], []
+    for i, d in enumerate(view_dims):
+        kept = (concepts > 0) & (rng.random_sample(concepts.shape) >= drop[i])
+        sigma = rng.uniform(low, high)
+        noisy = concepts + sigma * rng.standard_normal(concepts.shape)
+        seen = np.where(kept, np.clip(noisy, 0.0, None), 0.0)
+        private = np.where(
+            rng.random_sample((n_samples, n_private)) < n_active / n_concepts,
+            np.abs(rng.standard_normal((n_samples, n_private))),
+            0.0,
+        )
+        inputs = np.hstack([seen, private])
+        if linear:
+            A = rng.standard_normal((n_concepts + n_private, d))
+            A /= np.linalg.norm(A, axis=1, keepdims=True)
+            layers = [A]
+            X = inputs @ A
+            atoms.append(A[:n_concepts])
+        else:
+            widths = [n_concepts + n_private] + [bottleneck] * (n_layers - 1) + [d]
+            layers = _random_layers(widths, rng)
+            # Sparse inputs: rescale the first layer to the number of active entries.
+            layers[0] *= np.sqrt(widths[0] / max(1.0, n_active))
+            X = inputs
+            for W in layers[:-1]:
+                X = np.maximum(X @ W, 0.0)
+            X = X @ layers[-1]
+        Xs.append(X)
+        view_concepts.append(seen)
+        private_concepts.append(private)
+        view_maps.append(layers)
+        sigmas.append(sigma)
+
+    truth = Bunch(
+        concepts=concepts,
+        view_concepts=view_concepts,
+        private_concepts=private_concepts,
+        view_maps=view_maps,
+        atoms=atoms if linear else None,
+        groups=groups,
+        params=dict(
+            n_samples=n_samples, n_views=n_views, n_concepts=n_concepts, n_active=n_active,
+            view_dims=view_dims, n_classes=n_classes, idiosyncrasy=drop.tolist(),
+            noise=(low, high), noise_std=sigmas, linear=bool(linear),
+            n_layers=1 if linear else n_layers, bottleneck=None if linear else bottleneck,
+            n_private=n_private,
+        ),
+    )
+    if as_frame:
+        Xs = _as_frame(Xs, view_names=view_names)
+    return Xs, y, truth
