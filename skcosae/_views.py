@@ -109,22 +109,28 @@ def _as_float_array(X, what, dtype, allow_nan=False):
         arr = np.asarray(X)
     except Exception as exc:  # ragged lists and the like
         raise ValueError(f"{what} could not be converted to an array: {exc}") from exc
-    if arr.dtype.kind in "OUSV" or arr.dtype.kind == "c":
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{what}: Complex data not supported; pass real-valued features.")
+    if arr.dtype.kind in "OUSV":
         try:
             arr = arr.astype(dtype)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"{what} must be numeric; got dtype {arr.dtype}: {exc}") from exc
+            raise TypeError(f"{what} must be numeric; got dtype {arr.dtype}: {exc}") from exc
     if arr.ndim != 2:
         raise ValueError(
             f"{what} must be a 2-D array of shape (n_samples, n_features); "
             f"got {arr.ndim} dimension(s) with shape {arr.shape}. "
-            "Reshape a single feature with X.reshape(-1, 1)."
+            "Reshape your data, e.g. with X.reshape(-1, 1) for a single feature."
         )
     arr = np.ascontiguousarray(arr, dtype=dtype)
     if arr.shape[0] == 0:
-        raise ValueError(f"{what} has 0 samples; at least 1 is required.")
+        raise ValueError(
+            f"{what} has 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required."
+        )
     if arr.shape[1] == 0:
-        raise ValueError(f"{what} has 0 features; at least 1 is required.")
+        raise ValueError(
+            f"{what} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required."
+        )
     if not allow_nan and not np.isfinite(arr).all():
         n_bad = int((~np.isfinite(arr)).any(axis=1).sum())
         raise ValueError(
@@ -150,6 +156,11 @@ def _frame_views(frame):
     return blocks, view_names, feature_names
 
 
+def _is_list_of_rows(X):
+    # A list of 1-D rows (e.g. ndarray.tolist()) is one 2-D array, not a list of views.
+    return len(X) > 0 and all(np.ndim(row) == 1 for row in X)
+
+
 def split_columns(n_features, view_sizes):
     """Column widths of each view from ``view_sizes`` (list of widths or int N)."""
     if isinstance(view_sizes, numbers.Integral) and not isinstance(view_sizes, bool):
@@ -158,7 +169,8 @@ def split_columns(n_features, view_sizes):
             raise ValueError(f"view_sizes={n} asks for fewer than 2 views; at least 2 are needed.")
         if n > n_features:
             raise ValueError(
-                f"view_sizes={n} asks for {n} views but X has only {n_features} columns."
+                f"view_sizes={n} asks for {n} views but X has only n_features={n_features} "
+                "column(s)."
             )
         return [len(b) for b in np.array_split(np.arange(n_features), n)]
     try:
@@ -220,7 +232,7 @@ def check_views(
         index = X.index
         if view_names is None:
             view_names = names
-    elif isinstance(X, (list, tuple)):
+    elif isinstance(X, (list, tuple)) and not (view_sizes is not None and _is_list_of_rows(X)):
         form = "tuple" if isinstance(X, tuple) else "list"
         blocks = list(X)
         if len(blocks) and all(isinstance(b, numbers.Number) for b in blocks):
@@ -237,6 +249,12 @@ def check_views(
     elif view_sizes is not None:
         form = "array"
         arr = _as_float_array(X, "X", dtype, allow_nan)
+        if expected_widths is not None and arr.shape[1] != sum(expected_widths):
+            raise ValueError(
+                f"X has {arr.shape[1]} features, but the estimator is expecting "
+                f"{sum(expected_widths)} features as input (views of widths "
+                f"{list(expected_widths)})."
+            )
         sizes = split_columns(arr.shape[1], view_sizes)
         edges = np.cumsum([0] + sizes)
         blocks = [arr[:, a:b] for a, b in zip(edges[:-1], edges[1:])]

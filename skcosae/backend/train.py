@@ -212,7 +212,7 @@ def train_coupled(model, views, pair_mask, weights, *, max_epochs=20, batch_size
                 if "aux" in terms:
                     total = total + aux_weight * terms["aux"]
                 if not torch.isfinite(total):
-                    raise FloatingPointError(f"loss is {float(total)} at epoch {epoch + 1}")
+                    raise FloatingPointError(f"loss is {float(total.detach())} at epoch {epoch + 1}")
                 optimizer.zero_grad(set_to_none=True)
                 total.backward()
                 model.after_backward()

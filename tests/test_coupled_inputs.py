@@ -1,0 +1,191 @@
+"""CoupledSAE's surface: bad input, input forms, divergence, interrupts, pickling."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+
+from skcosae import CoupledSAE, as_frame
+from skcosae.coupled import TrainingStoppedWarning
+from skcosae.datasets import make_platonic
+
+SMALL = dict(n_concepts=16, k=2, losses=["rec", "trans", "cc"], max_epochs=2, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def views():
+    Xs, y, _ = make_platonic(n_samples=300, n_views=2, n_concepts=16, view_dims=[8, 12],
+                             random_state=0)
+    return Xs, y
+
+
+@pytest.fixture(scope="module")
+def fitted(views):
+    return CoupledSAE(**SMALL).fit(views[0])
+
+
+def _with(X, row, col, value):
+    X = X.copy()
+    X[row, col] = value
+    return X
+
+
+@pytest.mark.parametrize(
+    "make_X, params, fit_kwargs, match",
+    [
+        (lambda a, b: [a, _with(b, 3, 2, np.nan)], {}, {}, "View 1 contains NaN"),
+        (lambda a, b: [_with(a, 0, 0, np.inf), b], {}, {}, "View 0 contains NaN or infinity"),
+        (lambda a, b: [a, b[:-5]], {}, {}, r"same number of rows.*view 0: 300, view 1: 295"),
+        (lambda a, b: [a], {}, {}, "Got 1 view"),
+        (lambda a, b: [a, b], {}, {"pair_mask": np.ones(10, bool)},
+         r"pair_mask has shape \(10,\), but X has 300 rows"),
+        (lambda a, b: [a, b], {}, {"pair_mask": np.ones(300)}, "boolean array.*dtype float64"),
+        (lambda a, b: [a, b], {}, {"pair_mask": "half"}, "pair_mask must be None"),
+        (lambda a, b: [a, b], {"losses": ["rec", "translation"]}, {}, "Unknown loss 'translation'"),
+        (lambda a, b: [a, b], {"losses": {"rec": 1, "cc": -0.5}}, {},
+         r"weight of loss 'cc' must be finite and >= 0"),
+        (lambda a, b: [a, b], {"k": 40}, {}, "k=40 active concepts per row exceeds n_concepts=16"),
+        (lambda a, b: pd.DataFrame(np.hstack([a, b])), {}, {}, "two column levels"),
+        (lambda a, b: np.hstack([a, b]), {"view_sizes": [8, 10]}, {},
+         r"view_sizes \[8, 10\] sum to 18 but X has 20 columns"),
+        (lambda a, b: [a, b], {"architecture": "usae", "losses": ["rec", "cc"]}, {},
+         r"architecture='usae' trains with \['rec', 'trans'\] only; remove \['cc'\]"),
+        (lambda a, b: [a, b], {"n_concepts": 0}, {}, "n_concepts"),
+        (lambda a, b: [a, b], {"device": "cuda:7" if not torch.cuda.is_available() else "tpu"},
+         {}, "device="),
+    ],
+)
+def test_bad_input_is_a_clear_error(views, make_X, params, fit_kwargs, match):
+    a, b = views[0]
+    with pytest.raises(ValueError, match=match):
+        CoupledSAE(**{**SMALL, **params}).fit(make_X(a, b), **fit_kwargs)
+
+
+def test_wrong_width_at_transform_names_the_view(views, fitted):
+    a, b = views[0]
+    with pytest.raises(ValueError, match="View 1 has 11 features.*fitted with 12"):
+        fitted.transform([a, b[:, :11]])
+    with pytest.raises(ValueError, match="View 0 has 12 features.*fitted with 8"):
+        fitted.translate(b, source=0, target=1)
+    with pytest.raises(ValueError, match="Unknown view 2"):
+        fitted.translate(a, source=2, target=1)
+
+
+def test_input_forms_give_the_same_codes_and_mirror_the_form(views, fitted):
+    a, b = views[0]
+    codes = fitted.transform([a, b])
+    assert isinstance(codes, list) and codes[0].shape == (300, 16)
+    assert isinstance(fitted.transform((a, b)), tuple)
+    frame = as_frame([a, b], index=[f"r{i}" for i in range(300)])
+    framed = fitted.transform(frame)
+    assert framed.columns.tolist()[0] == (0, "concept0") and framed.index[0] == "r0"
+    np.testing.assert_allclose(framed[1].to_numpy(), codes[1])
+    stacked = CoupledSAE(**SMALL, view_sizes=[8, 12]).fit(np.hstack([a, b]))
+    np.testing.assert_allclose(stacked.transform(np.hstack([a, b])), np.hstack(codes))
+    np.testing.assert_allclose(fitted.transform(b, view=1), codes[1])
+    recon = fitted.inverse_transform(framed)
+    assert recon.columns.tolist()[:2] == [(0, "x0"), (0, "x1")]
+    np.testing.assert_allclose(fitted.reconstruct([a, b])[1], recon[1].to_numpy(), atol=1e-6)
+
+
+def test_set_output_pandas_and_feature_names(views, fitted):
+    a, b = views[0]
+    est = clone(fitted).set_output(transform="pandas").fit([a, b])
+    out = est.transform([a, b])
+    assert isinstance(out, pd.DataFrame) and out.shape == (300, 32)
+    assert list(est.get_feature_names_out()[:2]) == ["concept0", "concept1"]
+    single = est.transform(a, view=0)
+    assert isinstance(single, pd.DataFrame) and list(single.columns) == list(
+        est.get_feature_names_out())
+
+
+def test_set_params_sets_one_loss_weight():
+    est = CoupledSAE(losses=["rec", "trans"]).set_params(losses__cc=0.25)
+    assert est.losses == {"rec": 1.0, "trans": 1.0, "cc": 0.25}
+    assert clone(est).losses == est.losses
+    with pytest.raises(ValueError, match="Unknown loss 'ccc'"):
+        est.set_params(losses__ccc=1)
+
+
+def test_pickle_and_clone(views, fitted):
+    a, b = views[0]
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.transform([a, b])[0], fitted.transform([a, b])[0])
+    assert restored.device_ == "cpu"
+    assert "model_" in fitted.__dict__  # pickling left the estimator itself intact
+    fresh = clone(fitted)
+    assert not hasattr(fresh, "model_") and fresh.get_params() == fitted.get_params()
+
+
+def test_nan_loss_stops_training_and_restores_last_good_epoch(views, monkeypatch):
+    a, b = views[0]
+    from skcosae.backend import losses
+
+    calls = {"n": 0}
+    original = losses.translation_loss
+
+    def poisoned(*args):
+        calls["n"] += 1
+        value = original(*args)
+        return value * float("nan") if calls["n"] > 8 else value
+
+    monkeypatch.setattr(losses, "translation_loss", poisoned)
+    est = CoupledSAE(**{**SMALL, "max_epochs": 10, "batch_size": 100})
+    with pytest.warns(TrainingStoppedWarning, match="diverged after 1 of 10"):
+        est.fit([a, b])
+    assert est.stop_reason_ == "diverged" and est.n_iter_ == 1
+    assert all(np.isfinite(z).all() for z in est.transform([a, b]))
+    monkeypatch.setattr(losses, "translation_loss", original)
+    before = est.model_.state_dict()["units.0.W_dec.0"].clone()
+    assert torch.isfinite(before).all()
+
+
+def test_ctrl_c_leaves_a_usable_flagged_model(views, monkeypatch):
+    a, b = views[0]
+    import skcosae.backend.train as train
+
+    real = train.batch_losses
+    calls = {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train, "batch_losses", interrupted)
+    est = CoupledSAE(**{**SMALL, "max_epochs": 10, "batch_size": 100})
+    with pytest.warns(TrainingStoppedWarning, match="interrupted after 2 of 10"):
+        est.fit([a, b])
+    assert est.stop_reason_ == "interrupted" and est.n_iter_ == 2
+    assert np.isfinite(est.translate(a, 0, 1)).all()
+
+
+def test_warm_start_and_partial_fit_continue_training(views):
+    a, b = views[0]
+    est = CoupledSAE(**{**SMALL, "max_epochs": 3, "warm_start": True}).fit([a, b])
+    first = est.history_["total"].iloc[-1]
+    est.fit([a, b])
+    assert est.n_iter_ == 6 and list(est.history_["epoch"]) == [1, 2, 3, 4, 5, 6]
+    assert est.history_["total"].iloc[-1] < first
+    online = CoupledSAE(**SMALL)
+    for _ in range(3):
+        online.partial_fit([a, b])
+    assert online.n_iter_ == 3
+
+
+def test_verbose_shows_progress(views, capsys):
+    a, b = views[0]
+    CoupledSAE(**{**SMALL, "verbose": 1}).fit([a, b])
+    assert "CoupledSAE" in capsys.readouterr().err
+
+
+def test_score_without_labels_is_mean_reconstruction_r2(views, fitted):
+    a, b = views[0]
+    recon = fitted.reconstruct([a, b])
+    expected = np.mean([1 - ((x - r) ** 2).sum() / ((x - x.mean(0)) ** 2).sum()
+                        for x, r in zip([a, b], recon)])
+    assert fitted.score([a, b]) == pytest.approx(expected, rel=1e-6)
