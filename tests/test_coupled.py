@@ -125,6 +125,6 @@ def test_sae_a_shares_weights_and_needs_equal_widths():
     Xs, _, _ = make_platonic(n_samples=600, n_views=2, view_dims=[24, 24], random_state=0)
     sae = make_baseline("sae-a", n_concepts=32, k=3, max_epochs=2, random_state=0).fit(Xs)
     np.testing.assert_array_equal(sae.dictionaries_[0], sae.dictionaries_[1])
-    Xs, _, _ = make_platonic(n_samples=600, n_views=2, random_state=0)
+    Xs, _, _ = make_platonic(n_samples=600, n_views=2, view_dims=[32, 48], random_state=0)
     with pytest.raises(ValueError, match=r"equal width; got widths \[32, 48\]"):
         make_baseline("sae-a", n_concepts=32, k=3, max_epochs=1).fit(Xs)

@@ -8,12 +8,21 @@ from scipy.optimize import linear_sum_assignment
 __all__ = ["concept_recovery_score", "atom_recovery_score"]
 
 
+def _check_finite(A, what):
+    A = np.asarray(A, dtype=np.float64)
+    if not np.isfinite(A).all():
+        raise ValueError(f"{what} contains NaN or infinity.")
+    return A
+
+
 def _standardise_columns(A):
     A = np.asarray(A, dtype=np.float64)
     centred = A - A.mean(0)
     norm = np.linalg.norm(centred, axis=0)
-    # A constant column carries no information: it correlates 0 with everything.
-    return np.divide(centred, norm, out=np.zeros_like(centred), where=norm > 1e-12)
+    # A constant column carries no information: it correlates 0 with everything. The
+    # tolerance is relative, so that rounding in a large constant column is not read as signal.
+    tol = 1e-10 * np.sqrt(len(A)) * np.abs(A).max(0, initial=0.0)
+    return np.divide(centred, norm, out=np.zeros_like(centred), where=(norm > tol) & (norm > 0))
 
 
 def _matched_mean(similarity, return_matching):
@@ -45,6 +54,15 @@ def concept_recovery_score(codes, concepts, *, return_matching=False):
     Returns
     -------
     score : float in [0, 1]
+        Constant columns (a dead code, a concept that never fires) correlate 0 with
+        everything, so the score is never NaN.
+    matching : dict
+        Only with ``return_matching=True``.
+
+    See Also
+    --------
+    atom_recovery_score : the same matching on dictionary atoms (linear maps).
+    make_platonic : synthetic views whose ``truth.concepts`` this scores against.
 
     Examples
     --------
@@ -54,7 +72,8 @@ def concept_recovery_score(codes, concepts, *, return_matching=False):
     >>> round(concept_recovery_score(S[:, ::-1] * 2.0, S), 6)
     1.0
     """
-    codes, concepts = np.asarray(codes), np.asarray(concepts)
+    codes = _check_finite(codes, "codes")
+    concepts = _check_finite(concepts, "concepts")
     if codes.ndim != 2 or concepts.ndim != 2 or codes.shape[0] != concepts.shape[0]:
         raise ValueError(
             f"codes {codes.shape} and concepts {concepts.shape} must be 2-D with the same rows."
@@ -71,15 +90,35 @@ def atom_recovery_score(dictionary, atoms, *, return_matching=False):
     dictionary : array-like of shape (n_codes, n_features)
         Learnt atoms, one per row (e.g. ``estimator.dictionaries_[i]``).
     atoms : array-like of shape (n_concepts, n_features)
-        True atoms (``truth.atoms[i]`` of ``make_platonic(linear=True)``).
+            True atoms (``truth.atoms[i]`` of ``make_platonic(linear=True)``).
+    return_matching : bool, default=False
+        Also return the matching ``{true atom index: learnt atom index}``.
 
     Returns
     -------
     score : float in [0, 1]
+        Mean over the true atoms of the |cosine| with their matched learnt atom (0 for a
+        true atom left unmatched, or matched to a zero row). Signs and scales of the
+        learnt atoms do not matter.
+
+    See Also
+    --------
+    concept_recovery_score : the same matching on codes.
+
+    Examples
+    --------
+    >>> from skcosae.datasets import atom_recovery_score, make_platonic
+    >>> Xs, y, truth = make_platonic(n_samples=10, linear=True, random_state=0)
+    >>> A = truth.atoms[0]
+    >>> round(atom_recovery_score(-3.0 * A[::-1], A), 6)
+    1.0
     """
-    D, A = np.asarray(dictionary, float), np.asarray(atoms, float)
+    D, A = _check_finite(dictionary, "dictionary"), _check_finite(atoms, "atoms")
     if D.ndim != 2 or A.ndim != 2 or D.shape[1] != A.shape[1]:
-        raise ValueError(f"dictionary {D.shape} and atoms {A.shape} must share n_features.")
+        raise ValueError(
+            f"dictionary {D.shape} and atoms {A.shape} must be 2-D and share n_features "
+            "(one atom per row)."
+        )
 
     def unit(M):
         norm = np.linalg.norm(M, axis=1, keepdims=True)

@@ -26,15 +26,17 @@ def _per_view(value, n_views, name):
     return arr
 
 
-def _random_layers(widths, rng):
+def _random_layers(widths, rng, first_fan_in):
     """Gaussian weight matrices for a chain of layers of the given widths.
 
     Each layer is scaled by sqrt(2 / fan_in) (He) so that activations keep their scale
-    through the ReLUs; the first layer sees sparse inputs, so its fan-in is the number of
-    active concepts rather than the width.
+    through the ReLUs. The first layer sees sparse inputs: its effective fan-in is the
+    number of active concepts, not its width.
     """
+    fan_ins = [first_fan_in] + list(widths[1:-1])
     return [
-        rng.standard_normal((a, b)) * np.sqrt(2.0 / a) for a, b in zip(widths[:-1], widths[1:])
+        rng.standard_normal((a, b)) * np.sqrt(2.0 / fan_in)
+        for a, b, fan_in in zip(widths[:-1], widths[1:], fan_ins)
     ]
 
 
@@ -47,10 +49,10 @@ def _random_layers(widths, rng):
         "view_dims": ["array-like", Interval(Integral, 1, None, closed="left"), None],
         "n_classes": [Interval(Integral, 2, None, closed="left")],
         "idiosyncrasy": ["array-like", Interval(Real, 0, 1, closed="left")],
-        "noise": [tuple, list],
+        "noise": ["array-like"],
         "linear": ["boolean"],
-        "n_layers": [Interval(Integral, 2, None, closed="left")],
-        "bottleneck": [Interval(Integral, 1, None, closed="left"), None],
+        "depth": [Interval(Integral, 2, None, closed="left")],
+        "hidden": [Interval(Integral, 1, None, closed="left"), None],
         "n_private": [Interval(Integral, 0, None, closed="left")],
         "view_names": ["array-like", None],
         "as_frame": ["boolean"],
@@ -66,11 +68,11 @@ def make_platonic(
     n_active=4,
     view_dims=None,
     n_classes=8,
-    idiosyncrasy=0.1,
+    idiosyncrasy=0.05,
     noise=(0.01, 0.1),
     linear=False,
-    n_layers=2,
-    bottleneck=None,
+    depth=2,
+    hidden=None,
     n_private=0,
     view_names=None,
     as_frame=False,
@@ -87,10 +89,10 @@ def make_platonic(
        what that view is blind to) and adds white noise to the active entries that remain,
        with a standard deviation drawn per view in the range ``noise`` (values clipped at 0);
     3. each view maps its concepts (plus ``n_private`` concepts of its own, if any) to
-       ``view_dims[i]`` features through a random network of ``n_layers`` linear layers
-       with ReLUs between them, whose hidden layers have width ``bottleneck``; or, with
-       ``linear=True``, through one random linear map, so that each concept has a known
-       direction (atom) in each view.
+       ``view_dims[i]`` features through a random network of ``depth`` linear layers with
+       ReLUs between them, whose hidden layers have width ``hidden`` (the paper's
+       "bottleneck"); or, with ``linear=True``, through one random linear map, so that each
+       concept has a known direction (atom) in each view.
 
     The label of a row is the group of concepts with the largest total activation, the
     concepts being split into ``n_classes`` contiguous groups (``truth.groups``), so every
@@ -107,21 +109,23 @@ def make_platonic(
     n_active : int, default=4
         Concepts active in each row (``K``), at most ``n_concepts``.
     view_dims : int or list of int, default=None
-        Width of each view (an int: the same for all). Default ``32, 48, 64, ...``.
+        Width of each view (an int: the same for all). Default ``64, 80, 96, ...``.
     n_classes : int, default=8
         Number of classes, between 2 and ``n_concepts``.
-    idiosyncrasy : float or list of float in [0, 1), default=0.1
+    idiosyncrasy : float or list of float in [0, 1), default=0.05
         Probability that a view drops an active concept (one value, or one per view).
     noise : (float, float), default=(0.01, 0.1)
         Range ``(low, high)`` of each view's noise standard deviation, drawn uniformly.
     linear : bool, default=False
         One random linear map per view (unit-norm atoms) instead of a ReLU network.
-    n_layers : int, default=2
-        Linear layers of the nonlinear map (at least 2; ignored when ``linear=True``).
-    bottleneck : int, default=None
-        Width of the hidden layers of the nonlinear map. Default ``n_concepts // 2``:
-        narrower than the concept space, as in the paper, so the map is not trivially
-        invertible.
+    depth : int, default=2
+        Linear layers of the nonlinear map, at least 2 (ignored when ``linear=True``).
+    hidden : int, default=None
+        Width of the hidden layers of the nonlinear map; default ``2 * n_concepts``. The
+        ReLUs make the views a nonlinear function of the concepts, which a dictionary of
+        atoms cannot reconstruct exactly (with the defaults, the best linear map from the
+        true concepts explains about 80% of each view's variance); with ``linear=True``
+        it explains all of it.
     n_private : int, default=0
         Concepts of each view's own (idiosyncratic, not shared), each active in a row with
         probability ``n_active / n_concepts``; returned in ``truth.private_concepts``.
@@ -163,7 +167,7 @@ def make_platonic(
     >>> from skcosae.datasets import make_platonic
     >>> Xs, y, truth = make_platonic(n_samples=500, n_views=3, random_state=0)
     >>> [X.shape for X in Xs]
-    [(500, 32), (500, 48), (500, 64)]
+    [(500, 64), (500, 80), (500, 96)]
     >>> truth.concepts.shape, int((truth.concepts > 0).sum(1).max())
     ((500, 64), 4)
     >>> sorted(set(y.tolist()))
@@ -186,7 +190,7 @@ def make_platonic(
             "least one concept."
         )
     if view_dims is None:
-        view_dims = [32 + 16 * i for i in range(n_views)]
+        view_dims = [64 + 16 * i for i in range(n_views)]
     elif isinstance(view_dims, Integral):
         view_dims = [int(view_dims)] * n_views
     view_dims = list(view_dims)
@@ -210,8 +214,8 @@ def make_platonic(
         raise ValueError(f"noise must be a range (low, high) with 0 <= low <= high; got {noise!r}.")
     if view_names is not None and len(view_names) != n_views:
         raise ValueError(f"view_names has {len(view_names)} names for n_views={n_views}.")
-    if bottleneck is None:
-        bottleneck = max(1, n_concepts // 2)
+    if hidden is None:
+        hidden = 2 * n_concepts
     rng = check_random_state(random_state)
 
     latent = rng.standard_normal((n_samples, n_concepts))
@@ -242,10 +246,8 @@ def make_platonic(
             X = inputs @ A
             atoms.append(A[:n_concepts])
         else:
-            widths = [n_concepts + n_private] + [bottleneck] * (n_layers - 1) + [d]
-            layers = _random_layers(widths, rng)
-            # Sparse inputs: rescale the first layer to the number of active entries.
-            layers[0] *= np.sqrt(widths[0] / max(1.0, n_active))
+            widths = [n_concepts + n_private] + [hidden] * (depth - 1) + [d]
+            layers = _random_layers(widths, rng, first_fan_in=n_active)
             X = inputs
             for W in layers[:-1]:
                 X = np.maximum(X @ W, 0.0)
@@ -267,7 +269,7 @@ def make_platonic(
             n_samples=n_samples, n_views=n_views, n_concepts=n_concepts, n_active=n_active,
             view_dims=view_dims, n_classes=n_classes, idiosyncrasy=drop.tolist(),
             noise=(low, high), noise_std=sigmas, linear=bool(linear),
-            n_layers=1 if linear else n_layers, bottleneck=None if linear else bottleneck,
+            depth=1 if linear else depth, hidden=None if linear else hidden,
             n_private=n_private,
         ),
     )
