@@ -189,3 +189,13 @@ def test_score_without_labels_is_mean_reconstruction_r2(views, fitted):
     expected = np.mean([1 - ((x - r) ** 2).sum() / ((x - x.mean(0)) ** 2).sum()
                         for x, r in zip([a, b], recon)])
     assert fitted.score([a, b]) == pytest.approx(expected, rel=1e-6)
+
+
+def test_grid_search_over_one_loss_weight(views):
+    from sklearn.model_selection import GridSearchCV
+
+    a, b = views[0]
+    search = GridSearchCV(CoupledSAE(**SMALL), {"losses__cc": [0.0, 1.0]}, cv=2).fit(
+        as_frame([a, b]))
+    assert [p["losses__cc"] for p in search.cv_results_["params"]] == [0.0, 1.0]
+    assert search.best_estimator_.losses_["cc"] == search.best_params_["losses__cc"]
