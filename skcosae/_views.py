@@ -198,6 +198,7 @@ def check_views(
     expected_view_names=None,
     dtype=np.float64,
     allow_nan=False,
+    estimator_name="it",
 ):
     """Validate multi-view input and return a :class:`MultiView`.
 
@@ -220,6 +221,8 @@ def check_views(
         Dtype of the returned arrays.
     allow_nan : bool, default=False
         Whether NaN/inf are let through.
+    estimator_name : str, default="it"
+        Named in the error for a 2-D array of the wrong width.
 
     Returns
     -------
@@ -251,7 +254,7 @@ def check_views(
         arr = _as_float_array(X, "X", dtype, allow_nan)
         if expected_widths is not None and arr.shape[1] != sum(expected_widths):
             raise ValueError(
-                f"X has {arr.shape[1]} features, but the estimator is expecting "
+                f"X has {arr.shape[1]} features, but {estimator_name} is expecting "
                 f"{sum(expected_widths)} features as input (views of widths "
                 f"{list(expected_widths)})."
             )

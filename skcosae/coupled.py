@@ -363,7 +363,7 @@ class CoupledSAE(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         self._check_configuration(weights)
         previous = getattr(self, "view_sizes_", None) if continue_training else None
         mv = check_views(X, view_sizes=self.view_sizes, view_names=self.view_names,
-                         expected_widths=previous)
+                         expected_widths=previous, estimator_name=type(self).__name__)
         mask = resolve_pair_mask(
             self.pair_mask if pair_mask is None else pair_mask, mv.n_samples, self.random_state
         )
@@ -477,7 +477,8 @@ class CoupledSAE(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     def _check_multi(self, X):
         return check_views(X, view_sizes=self.view_sizes, view_names=self.view_names,
                            expected_widths=self.view_sizes_,
-                           expected_view_names=self.view_names_)
+                           expected_view_names=self.view_names_,
+                           estimator_name=type(self).__name__)
 
     def _check_one(self, X, view):
         i = resolve_view(view, self.view_names_)

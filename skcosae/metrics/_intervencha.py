@@ -187,8 +187,9 @@ def compute_intervencha(estimator, X, y, *, test_size=0.3, k_probe=8, k_ablate=4
                         ablation_threshold=0.1, n_forget_classes=5, n_subsets=5,
                         n_jobs=None, random_state=0):
     """Compute every InterVenchA matrix; returns (records, cycle records, view names)."""
-    sizes = getattr(estimator, "view_sizes_", None)
-    mv = check_views(X, expected_widths=sizes)
+    mv = check_views(X, view_sizes=getattr(estimator, "view_sizes", None),
+                     expected_widths=getattr(estimator, "view_sizes_", None),
+                     estimator_name=type(estimator).__name__)
     y = np.asarray(y)
     if y.ndim != 1 or y.shape[0] != mv.n_samples:
         raise ValueError(
