@@ -170,8 +170,8 @@ class CoupledSAE(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     pair_mask_ : ndarray of bool of shape (n_samples,)
         Rows used as pairs in the last fit.
     history_ : pandas.DataFrame
-        One row per epoch: the mean of each loss term (unweighted), ``aux`` and the weighted
-        ``total``.
+        One row per epoch: the mean of each loss term (unweighted), ``aux``, the weighted
+        ``total`` and the epoch's wall time in ``seconds``.
     n_iter_ : int
         Epochs trained (all calls together when warm starting).
     dead_fraction_ : ndarray of shape (n_views,)

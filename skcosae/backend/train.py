@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,6 +68,13 @@ def batch_losses(model, xs, paired, weights, *, variances, n_slices=64, generato
     wanted = {name for name, w in weights.items() if w > 0}
     terms = {}
     any_pairs = bool(paired.any())
+    all_pairs = bool(paired.all())
+
+    def pairs_of(t):
+        # Indexing copies (and its backward scatters) a whole batch: skip it when every row
+        # of the batch is a pair.
+        return t if all_pairs else t[paired]
+
     if wanted & set(INSTANCE_LOSSES) and not any_pairs and not model.is_crosscoder:
         # Keep the graph shape: no pair in this batch contributes nothing.
         for name in wanted & set(INSTANCE_LOSSES):
@@ -74,7 +82,7 @@ def batch_losses(model, xs, paired, weights, *, variances, n_slices=64, generato
 
     if model.is_crosscoder:
         # The shared code needs every view of a row: train on the paired rows only.
-        sub = [x[paired] for x in xs]
+        sub = [pairs_of(x) for x in xs]
         z = model.encode_shared(sub, training)
         terms["rec"] = sum(L.reconstruction_loss(x, model.decode(z, j), variances[j])
                            for j, x in enumerate(sub))
@@ -94,7 +102,7 @@ def batch_losses(model, xs, paired, weights, *, variances, n_slices=64, generato
     targets = [(i, j) for i, j in _pairs(n_views) if i in codes]
     if "trans" in wanted and any_pairs:
         terms["trans"] = sum(
-            L.translation_loss(xs[j][paired], model.decode(codes[i][paired], j), variances[j])
+            L.translation_loss(pairs_of(xs[j]), model.decode(pairs_of(codes[i]), j), variances[j])
             for i, j in targets
         )
     if "cycle" in wanted:
@@ -105,7 +113,7 @@ def batch_losses(model, xs, paired, weights, *, variances, n_slices=64, generato
         terms["cycle"] = total
     if "cc" in wanted and any_pairs:
         terms["cc"] = sum(
-            L.concept_consistency_loss(codes[i][paired], codes[j][paired],
+            L.concept_consistency_loss(pairs_of(codes[i]), pairs_of(codes[j]),
                                        0.5 * (variances[i] + variances[j]))
             for i, j in targets if i < j and j in codes
         )
@@ -198,6 +206,7 @@ def train_coupled(model, views, pair_mask, weights, *, max_epochs=20, batch_size
     try:
         for epoch in range(max_epochs):
             sums, n_batches = {}, 0
+            started = time.perf_counter()
             for per_view, paired in _epoch_batches(n, pair_index, unpaired_index, n_views,
                                                     batch_size, rng, pair_batch):
                 xs = [x[torch.as_tensor(idx, device=device)] for x, idx in zip(views, per_view)]
@@ -223,7 +232,8 @@ def train_coupled(model, views, pair_mask, weights, *, max_epochs=20, batch_size
                 for name, value in terms.items():
                     sums[name] = sums.get(name, 0.0) + float(value.detach())
                 sums["total"] = sums.get("total", 0.0) + float(total.detach())
-            row = {"epoch": epoch + 1, **{name: s / n_batches for name, s in sums.items()}}
+            row = {"epoch": epoch + 1, **{name: s / n_batches for name, s in sums.items()},
+                   "seconds": time.perf_counter() - started}
             if not all(math.isfinite(v) for v in row.values()):
                 raise FloatingPointError(f"loss is not finite at epoch {epoch + 1}")
             good_state = copy.deepcopy(model.state_dict())
