@@ -20,7 +20,14 @@ extensions = [
     "numpydoc",
 ]
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+# The set_*_request methods are scikit-learn's metadata-routing plumbing, generated at
+# class creation; their docstrings point into scikit-learn's own docs.
+autodoc_default_options = {
+    "members": True,
+    "inherited-members": False,
+    "exclude-members": "set_fit_request, set_partial_fit_request, set_score_request, "
+    "set_transform_request, set_inverse_transform_request",
+}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 # numpydoc's cross-reference checks would flag every plain-English type ("array-like of

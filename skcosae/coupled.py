@@ -268,7 +268,7 @@ class CoupledSAE(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
     # ------------------------------------------------------------------ parameters
     def set_params(self, **params):
-        """Set parameters; ``losses__<name>=w`` sets one loss weight (0 drops the term)."""
+        """Set parameters, and one loss weight with ``losses__<name>=w`` (0 drops it)."""
         term_weights = {key[len("losses__"):]: params.pop(key)
                         for key in list(params) if key.startswith("losses__")}
         if term_weights:
@@ -626,7 +626,7 @@ class CoupledSAE(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         return float(np.mean(scores))
 
     def get_feature_names_out(self, input_features=None):
-        """Names of the code columns: ``concept0 ... concept{n_concepts-1}``."""
+        """Names of the code columns, ``concept0`` to ``concept{n_concepts - 1}``."""
         check_is_fitted(self)
         return np.asarray(self._concept_names(), dtype=object)
 

@@ -36,11 +36,11 @@ def _matched_mean(similarity, return_matching):
 
 
 def concept_recovery_score(codes, concepts, *, return_matching=False):
-    """Mean |correlation| of true concepts with the learnt codes matched to them one-to-one.
+    """Mean absolute correlation of true concepts with the learnt codes matched to them one-to-one.
 
     Each true concept is matched to a distinct code column by the Hungarian algorithm
-    (:func:`scipy.optimize.linear_sum_assignment`) maximising the summed |Pearson
-    correlation|; the score is the mean matched |correlation| over the true concepts (0 for a
+    (:func:`scipy.optimize.linear_sum_assignment`) maximising the summed absolute Pearson
+    correlation; the score is the mean matched absolute correlation over the true concepts (0 for a
     concept left unmatched when there are fewer codes than concepts). 1 means every true
     concept has a code that is an exact affine function of it.
 
@@ -83,7 +83,7 @@ def concept_recovery_score(codes, concepts, *, return_matching=False):
 
 
 def atom_recovery_score(dictionary, atoms, *, return_matching=False):
-    """Mean |cosine| of true atoms with the learnt atoms matched to them one-to-one.
+    """Mean absolute cosine of true atoms with the learnt atoms matched to them one-to-one.
 
     Parameters
     ----------
@@ -97,7 +97,7 @@ def atom_recovery_score(dictionary, atoms, *, return_matching=False):
     Returns
     -------
     score : float in [0, 1]
-        Mean over the true atoms of the |cosine| with their matched learnt atom (0 for a
+        Mean over the true atoms of the absolute cosine with their matched learnt atom (0 for a
         true atom left unmatched, or matched to a zero row). Signs and scales of the
         learnt atoms do not matter.
 
