@@ -133,8 +133,11 @@ class CoupledSAE(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         width).
     view_names : list, default=None
         Names of the views; default: the frame's first column level, else ``0..N-1``.
-    max_epochs : int, default=20
-        Passes over the data in :meth:`fit`.
+    max_epochs : int, default=10
+        Passes over the data in :meth:`fit`. On ``make_platonic(20_000, 3)`` the default
+        recipe's losses level off after about 6 epochs (20 epochs gain about 0.01 of R^2);
+        small data needs more epochs, since what counts is the number of steps,
+        ``max_epochs * n_samples / batch_size``.
     batch_size : int, default=256
         Rows per step.
     learning_rate : float, default=3e-3
@@ -144,8 +147,11 @@ class CoupledSAE(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         ``dead_steps`` steps reconstruct the residual).
     dead_steps : int, default=200
         Steps without firing after which a concept counts as dead for AuxK.
-    n_slices : int, default=64
-        Random directions per step of the sliced ``dist_trans`` term.
+    n_slices : int, default=32
+        Random directions per step of the sliced ``dist_trans`` term, and active concept
+        axes drawn per step for ``dist_cc`` (an unbiased estimate of its mean over axes).
+        The distributional terms dominate a step's cost: 64 slices make the default fit
+        about 40% slower.
     device : str, default="auto"
         Torch device; ``"auto"`` takes CUDA when torch sees it, else the CPU.
     random_state : int, RandomState instance or None, default=None
@@ -189,6 +195,22 @@ class CoupledSAE(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     --------
     make_baseline : the paper's baselines as configured estimators.
     skcosae.linear.CCA : the linear closed form of concept consistency.
+
+    Notes
+    -----
+    Each view is centred and scaled to unit mean feature variance inside the model, and
+    every loss term is normalised (SPEC section 3), so rescaling a view changes nothing.
+    Paired rows keep their index across views; unpaired rows are shuffled independently per
+    view. When pairs are rare, every step also sees a small batch drawn from the pairs, so
+    that even one pair in a thousand rows steers the instance-wise terms.
+
+    Cost: with the defaults, fitting ``make_platonic(n_samples=20_000, n_views=3)`` took
+    29 s with one torch thread and 34 s with two, on a 2-core CPU shared with other work
+    (about 3 s per epoch; held-out reconstruction R^2 0.81, translation R^2 0.66). The
+    distributional terms take about half of a step (``n_slices`` sets their cost). When
+    the cores are busy with other processes, torch's threads can wait on each other and
+    a fit may run many times slower; ``torch.set_num_threads(1)`` avoids that. A model
+    fitted on a GPU pickles with CPU weights.
 
     Examples
     --------
@@ -236,12 +258,12 @@ class CoupledSAE(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         crosscoder_mode="shared",
         view_sizes=None,
         view_names=None,
-        max_epochs=20,
+        max_epochs=10,
         batch_size=256,
         learning_rate=3e-3,
         aux_weight=1 / 32,
         dead_steps=200,
-        n_slices=64,
+        n_slices=32,
         device="auto",
         random_state=None,
         verbose=0,
@@ -387,6 +409,8 @@ class CoupledSAE(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             self._optimizer = None
             self.history_ = pd.DataFrame()
             self.n_iter_ = 0
+        # A continued fit draws new batches: the same seed would replay the first epochs' order.
+        train_seed = (seed + 7919 * self.n_iter_) % np.iinfo(np.int32).max
         views = [torch.as_tensor(v, dtype=torch.float32, device=device) for v in mv.views]
         model = model.to(device)
         if not warm:
@@ -408,7 +432,7 @@ class CoupledSAE(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         try:
             result = train_coupled(
                 model, views, mask, weights, max_epochs=max_epochs,
-                batch_size=self.batch_size, learning_rate=self.learning_rate, seed=seed,
+                batch_size=self.batch_size, learning_rate=self.learning_rate, seed=train_seed,
                 n_slices=self.n_slices, aux_weight=self.aux_weight,
                 dead_steps=self.dead_steps, optimizer=getattr(self, "_optimizer", None),
                 callback=on_epoch, variances=self._variances,
@@ -446,8 +470,19 @@ class CoupledSAE(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         return self
 
     def _dead_fraction(self, mv):
-        codes = self._encode_views(mv.views, mode="standalone")
-        return np.array([float(((z > 0).sum(0) == 0).mean()) for z in codes])
+        # Counted in torch, chunk by chunk: converting every dense code to numpy would cost
+        # about as much as an epoch of training.
+        torch = _torch()
+        fired = [torch.zeros(self.n_concepts, dtype=torch.bool, device=self.device_)
+                 for _ in mv.views]
+        with torch.no_grad():
+            for start in range(0, mv.n_samples, _INFERENCE_CHUNK):
+                chunk = [torch.as_tensor(v[start:start + _INFERENCE_CHUNK], dtype=torch.float32,
+                                         device=self.device_) for v in mv.views]
+                for i, x in enumerate(chunk):
+                    z = self.model_.encode(x, i)
+                    fired[i] |= (z > 0).any(0)
+        return np.array([1.0 - float(f.float().mean()) for f in fired])
 
     # ------------------------------------------------------------------ inference
     def _run(self, fn, arrays):
@@ -677,14 +712,24 @@ def make_baseline(name, **params):
     Parameters
     ----------
     name : {"cosae", "sae", "transcoder", "crosscoder", "usae", "sae-a"}
-        - ``"cosae"``: the coupled SAE with the CoSAE recipe (every loss but ``cycle``);
-        - ``"sae"``: independent per-view SAEs (``rec`` only): no alignment at all;
-        - ``"transcoder"``: ``trans`` only, each view's encoder decoded into the others;
-        - ``"crosscoder"``: one code shared by the views (Lindsey et al. 2024), evaluated
-          with ``crosscoder_mode="shared"`` or ``"standalone"``;
-        - ``"usae"``: universal SAE (Thasarathan et al. 2025), one view encoded per step and
-          decoded into every view;
-        - ``"sae-a"``: one SAE shared by views of equal width, with ``cc`` on pairs.
+        - ``"cosae"``: the paper's coupled SAE, CoSAE recipe (every loss but ``cycle``).
+        - ``"sae"``: independent BatchTopK SAEs per view, ``rec`` only (the standard SAE,
+          the paper's ref. [11]): each view is reconstructed, nothing aligns the codes.
+        - ``"transcoder"``: ``trans`` only (transcoders, ref. [18]): every view's code is
+          trained to predict the other views; no reconstruction term.
+        - ``"crosscoder"``: one code shared by the views, ``TopK(sum_i (W_enc_i x_i +
+          b_enc_i))``, decoded into every view (sparse crosscoders, ref. [46]). It trains
+          on the paired rows only (the shared code needs every view of a row) and encodes
+          with ``crosscoder_mode="shared"`` (from all views) or ``"standalone"`` (each
+          view's encoder alone, the paper's second evaluation setting).
+        - ``"usae"``: universal SAE (ref. [68]): each step draws one view, encodes it and
+          decodes the code into every view (``rec`` on all rows, ``trans`` on the paired
+          rows), so only the drawn view's encoder gets a gradient. Every decoder steps at
+          once; the reference code instead lets the other decoders' gradients pile up
+          until their own view is drawn.
+        - ``"sae-a"``: SAE-Aligned (ref. [14]): one SAE whose weights all views share
+          (views of equal width; other widths are an error naming them), ``rec`` + ``cc``
+          on the pairs.
     **params
         Any other :class:`CoupledSAE` parameter (they win over the baseline's).
 

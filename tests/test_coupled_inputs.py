@@ -64,6 +64,17 @@ def test_bad_input_is_a_clear_error(views, make_X, params, fit_kwargs, match):
         CoupledSAE(**{**SMALL, **params}).fit(make_X(a, b), **fit_kwargs)
 
 
+def test_rescaled_data_gives_the_same_training_and_codes(views):
+    a, b = views[0]
+    params = {**SMALL, "losses": ["rec", "trans", "cc", "dist_trans", "dist_cc"]}
+    est = CoupledSAE(**params).fit([a, b])
+    scaled = CoupledSAE(**params).fit([1000 * a + 5, 0.01 * b - 3])
+    columns = ["rec", "trans", "cc", "dist_trans", "dist_cc", "total"]
+    np.testing.assert_allclose(scaled.history_[columns], est.history_[columns], rtol=1e-3)
+    np.testing.assert_allclose(scaled.transform([1000 * a + 5, 0.01 * b - 3])[1],
+                               est.transform([a, b])[1], rtol=1e-3, atol=1e-4)
+
+
 def test_wrong_width_at_transform_names_the_view(views, fitted):
     a, b = views[0]
     with pytest.raises(ValueError, match="View 1 has 11 features.*fitted with 12"):
@@ -100,6 +111,10 @@ def test_set_output_pandas_and_feature_names(views, fitted):
     single = est.transform(a, view=0)
     assert isinstance(single, pd.DataFrame) and list(single.columns) == list(
         est.get_feature_names_out())
+    assert isinstance(clone(est).fit([a, b]).transform([a, b]), pd.DataFrame)  # clone keeps it
+    assert isinstance(est.set_output(transform="default").transform([a, b]), list)
+    with pytest.raises(ValueError, match="transform='polars'.*not supported"):
+        est.set_output(transform="polars")
 
 
 def test_set_params_sets_one_loss_weight():

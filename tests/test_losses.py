@@ -1,12 +1,31 @@
 """The loss terms: independent computations, Proposition 3, linear memory, gradients."""
 
+import time
+
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 
 from skcosae.backend import losses as L
+
+
+class _LargestTensor(TorchDispatchMode):
+    """Records the element count of the largest tensor any aten op produces."""
+
+    def __init__(self):
+        super().__init__()
+        self.largest = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for leaf in tree_leaves(out):
+            if isinstance(leaf, torch.Tensor):
+                self.largest = max(self.largest, leaf.numel())
+        return out
 
 
 def _t(a):
@@ -34,7 +53,7 @@ def test_ecf_equals_mmd_on_the_same_grid(n_a, n_b, n_slices, shift, seed):
     b = _t(rng.normal(loc=shift, size=(n_b, n_slices)))
     t, w = L.default_t_grid(dtype=torch.float64)
     np.testing.assert_allclose(L.ecf_statistic(a, b, t, w), L.mmd_statistic(a, b, t, w),
-                               rtol=1e-9, atol=1e-12)
+                               rtol=1e-10, atol=1e-13)
 
 
 def test_ecf_on_a_wide_fine_grid_is_sqrt_2pi_gaussian_mmd():
@@ -87,14 +106,34 @@ def test_distributional_losses_are_scale_free():
     assert float(one) == pytest.approx(float(big), rel=1e-4)
 
 
-def test_ecf_memory_is_linear_in_rows():
-    # An n x n float32 matrix for n = 50000 would take 10 GB; the ECF form needs n * S * T.
-    n = 50_000
-    a, b = torch.randn(n, 4), torch.randn(n, 4)
-    value = L.ecf_statistic(a, b)
-    assert value.shape == (4,) and torch.isfinite(value).all()
-    z = torch.relu(torch.randn(n, 8))
-    assert torch.isfinite(L.distributional_concept_loss(z, z.flip(0)))
+def test_the_size_probe_sees_a_quadratic_form():
+    # The probe below must be able to fail: the MMD form builds n x n' differences.
+    a, b = torch.randn(300, 2), torch.randn(200, 2)
+    with _LargestTensor() as probe:
+        L.mmd_statistic(a, b)
+    assert probe.largest >= 300 * 300
+
+
+@pytest.mark.parametrize("name", ["ecf", "dist_trans", "dist_cc"])
+def test_memory_is_linear_in_rows(name):
+    # n = 20000 float64 rows: one n x n matrix alone would take 3.2 GB. Every tensor made in
+    # the forward and backward passes stays within a few n * S * T elements.
+    n, n_slices, n_points = 20_000, 4, 17
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(n, n_slices, generator=g, dtype=torch.float64).requires_grad_()
+    b = torch.randn(n, n_slices, generator=g, dtype=torch.float64) + 0.1
+    fn = {
+        "ecf": lambda: L.ecf_statistic(a, b).sum(),
+        "dist_trans": lambda: L.distributional_translation_loss(a, b, n_slices=n_slices,
+                                                                generator=g),
+        "dist_cc": lambda: L.distributional_concept_loss(torch.relu(a), torch.relu(b)),
+    }[name]
+    start = time.perf_counter()
+    with _LargestTensor() as probe:
+        fn().backward()
+    assert time.perf_counter() - start < 5.0
+    assert probe.largest <= 2 * n * n_slices * n_points
+    assert torch.isfinite(a.grad).all() and float(a.grad.abs().sum()) > 0
 
 
 def test_dist_cc_ignores_inactive_axes_and_has_gradients():
@@ -110,16 +149,67 @@ def test_dist_cc_ignores_inactive_axes_and_has_gradients():
     assert float(none.detach()) == 0.0
 
 
-@pytest.mark.parametrize("name", ["rec", "cc", "dist_trans", "dist_cc"])
+@pytest.mark.parametrize(
+    "name", ["rec", "trans", "cycle", "cc", "ecf", "mmd", "dist_trans", "dist_cc"]
+)
 def test_gradients_flow(name):
     g = torch.Generator().manual_seed(0)
     p = torch.randn(64, 5, generator=g).requires_grad_()
     q = torch.randn(64, 5, generator=g) + 1.0
     fn = {
         "rec": lambda: L.reconstruction_loss(q, p, 2.0),
+        "trans": lambda: L.translation_loss(q, p, torch.tensor(2.0)),
+        "cycle": lambda: L.cycle_loss(q, p, 2.0),
         "cc": lambda: L.concept_consistency_loss(p, q, 2.0),
+        "ecf": lambda: L.ecf_statistic(p, q).sum(),
+        "mmd": lambda: L.mmd_statistic(p, q).sum(),
         "dist_trans": lambda: L.distributional_translation_loss(p, q, n_slices=8),
         "dist_cc": lambda: L.distributional_concept_loss(torch.relu(p), torch.relu(q)),
     }[name]
     fn().backward()
     assert torch.isfinite(p.grad).all() and float(p.grad.abs().sum()) > 0
+
+
+def test_distributional_losses_vanish_on_one_law_and_survive_constant_slices():
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(300, 4, generator=g)
+    assert float(L.distributional_translation_loss(q[torch.randperm(300, generator=g)], q,
+                                                   generator=g)) == pytest.approx(0, abs=1e-6)
+    # A view that is constant (zero spread on every slice) must not divide by zero.
+    constant = torch.ones(50, 4, requires_grad=True)
+    value = L.distributional_translation_loss(constant, torch.ones(60, 4), n_slices=5)
+    value.backward()
+    assert torch.isfinite(value) and torch.isfinite(constant.grad).all()
+    z = torch.zeros(40, 3)
+    z[:, 0] = 2.0  # active but constant in both samples: equal laws, finite result
+    assert float(L.distributional_concept_loss(z, z.clone())) == 0.0
+
+
+def test_dist_cc_keeps_an_axis_active_in_one_sample_only():
+    g = torch.Generator().manual_seed(0)
+    za = torch.relu(torch.randn(300, 2, generator=g))
+    zb = za[torch.randperm(300, generator=g)].clone()
+    assert float(L.distributional_concept_loss(za, zb)) == pytest.approx(0, abs=1e-6)
+    zb[:, 1] = 0.0  # axis 1 dead in zb, alive in za: a difference of laws
+    assert float(L.distributional_concept_loss(za, zb)) > 0.05
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: L.ecf_statistic(torch.zeros(5, 2), torch.zeros(5, 3)), "same number of columns"),
+        (lambda: L.ecf_statistic(torch.zeros(0, 2), torch.zeros(5, 2)), "at least one row"),
+        (lambda: L.ecf_statistic(torch.zeros(5, 2), torch.zeros(5, 2), t=torch.ones(3)),
+         "both t and weights"),
+        (lambda: L.ecf_statistic(torch.zeros(5, 2), torch.zeros(5, 2), torch.ones(3),
+                                 torch.ones(4)), "one length"),
+        (lambda: L.default_t_grid(n_points=1), "n_points >= 2"),
+        (lambda: L.distributional_translation_loss(torch.zeros(5, 2), torch.zeros(5, 2),
+                                                   n_slices=0), "n_slices"),
+        (lambda: L.reconstruction_loss(torch.zeros(5, 2), torch.zeros(5, 3), 1.0),
+         "must match"),
+    ],
+)
+def test_bad_arguments_name_the_problem(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

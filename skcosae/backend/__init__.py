@@ -1,0 +1,25 @@
+"""The torch backend of skcosae: per-view autoencoders, the losses and the training loop.
+
+Torch only: nothing here knows scikit-learn or pandas (the estimators in
+:mod:`skcosae.coupled` and :mod:`skcosae.linear` do the validation).
+"""
+
+from .model import ARCHITECTURES, CoupledModel, PerViewModel, as_coupled_model
+from .sae import BatchTopKSAE, CrossCoder, DenseLinearAE, batch_top_k
+from .train import INSTANCE_LOSSES, LOSS_NAMES, TrainResult, batch_losses, train_coupled
+
+__all__ = [
+    "ARCHITECTURES",
+    "BatchTopKSAE",
+    "CoupledModel",
+    "CrossCoder",
+    "DenseLinearAE",
+    "INSTANCE_LOSSES",
+    "LOSS_NAMES",
+    "PerViewModel",
+    "TrainResult",
+    "as_coupled_model",
+    "batch_losses",
+    "batch_top_k",
+    "train_coupled",
+]

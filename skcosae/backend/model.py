@@ -2,6 +2,9 @@
 
 :class:`CoupledModel` gives the training loop and the estimator one interface whatever the
 architecture: ``encode(x, view, training)``, ``decode(z, view)``, ``encode_shared(xs)``.
+:class:`PerViewModel` gives the same interface to any list of per-view modules that expose
+``encode(x, training)`` and ``decode(z)`` (e.g. :class:`~skcosae.backend.sae.DenseLinearAE`),
+so :func:`~skcosae.backend.train.train_coupled` can train them too.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from torch import nn
 
 from .sae import BatchTopKSAE, CrossCoder, DenseLinearAE
 
-__all__ = ["ARCHITECTURES", "CoupledModel"]
+__all__ = ["ARCHITECTURES", "CoupledModel", "PerViewModel", "as_coupled_model"]
 
 ARCHITECTURES = ("cosae", "sae-a", "usae", "crosscoder", "linear")
 
@@ -107,9 +110,17 @@ class CoupledModel(nn.Module):
             x = self._unit(view).decode(z)
         return x * self.input_scale[view] + self.input_mean[view]
 
+    def code_variances(self, variances):
+        """Total variance of each view as its encoder sees it (after the input scaling)."""
+        return [float(v) / float(self.input_scale[i]) ** 2 for i, v in enumerate(variances)]
+
     def aux_loss(self, x, z, view, variance, dead_steps):
+        """AuxK term of one view, in the units of ``rec`` (error over the view's variance)."""
         if not self.is_sparse:
             return x.new_zeros(())
+        # The units work on standardised inputs: residual and variance are taken there.
+        x = self._normalise(x, view)
+        variance = variance / float(self.input_scale[view]) ** 2
         if self.is_crosscoder:
             return self.crosscoder.aux_loss(x, z, variance, view=view, dead_steps=dead_steps)
         return self._unit(view).aux_loss(x, z, variance, dead_steps=dead_steps)
@@ -150,3 +161,65 @@ class CoupledModel(nn.Module):
         if self.is_sparse:
             for unit in self._dictionaries():
                 unit.normalise_decoder()
+
+
+class PerViewModel(nn.Module):
+    """One user-supplied module per view, seen through :class:`CoupledModel`'s interface.
+
+    Each module needs ``encode(x, training)`` and ``decode(z)``; the optional hooks
+    ``aux_loss(x, z, variance, dead_steps=...)``, ``remove_parallel_gradient()`` and
+    ``normalise_decoder()`` are called when a module has them (a :class:`BatchTopKSAE` does).
+    No input normalisation is added: the modules see the data as given.
+    """
+
+    architecture = "per-view"
+    is_crosscoder = False
+
+    def __init__(self, modules):
+        super().__init__()
+        self.views = nn.ModuleList(modules)
+        self.n_views = len(self.views)
+
+    @property
+    def is_sparse(self):
+        return any(hasattr(m, "aux_loss") for m in self.views)
+
+    def encode(self, x, view, training=False):
+        return self.views[view].encode(x, training)
+
+    def decode(self, z, view):
+        return self.views[view].decode(z)
+
+    def code_variances(self, variances):
+        return list(variances)  # no input scaling: codes see the data as given
+
+    def aux_loss(self, x, z, view, variance, dead_steps):
+        module = self.views[view]
+        if not hasattr(module, "aux_loss"):
+            return x.new_zeros(())
+        return module.aux_loss(x, z, variance, dead_steps=dead_steps)
+
+    def after_backward(self):
+        for module in self.views:
+            if hasattr(module, "remove_parallel_gradient"):
+                module.remove_parallel_gradient()
+
+    def after_step(self):
+        for module in self.views:
+            if hasattr(module, "normalise_decoder"):
+                module.normalise_decoder()
+
+
+def as_coupled_model(model):
+    """``model`` itself if it is a coupled model, else a :class:`PerViewModel` of its items."""
+    if hasattr(model, "encode") and hasattr(model, "after_step"):
+        return model
+    modules = list(model)
+    if len(modules) < 2:
+        raise ValueError(f"A coupled model needs at least 2 per-view modules; got {len(modules)}.")
+    for i, module in enumerate(modules):
+        if not (hasattr(module, "encode") and hasattr(module, "decode")):
+            raise ValueError(
+                f"The module of view {i} ({type(module).__name__}) has no encode/decode methods."
+            )
+    return PerViewModel(modules)

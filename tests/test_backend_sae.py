@@ -1,0 +1,112 @@
+"""The per-view autoencoders of the torch backend."""
+
+import numpy as np
+import pytest
+import torch
+
+from skcosae.backend import BatchTopKSAE, CoupledModel, DenseLinearAE, batch_top_k
+
+
+def _batch(n=64, d=10, seed=0):
+    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed))
+
+
+def test_batch_top_k_keeps_k_per_row_on_average_over_the_batch():
+    acts = torch.relu(_batch(32, 50))
+    codes, cut = batch_top_k(acts, k=3)
+    assert int((codes > 0).sum()) == 3 * 32
+    kept = acts[codes > 0]
+    assert float(cut) == pytest.approx(float(kept.min()))
+    assert float(acts[(codes == 0) & (acts > 0)].max()) < float(cut)  # nothing larger dropped
+    # Rows are not forced to k each: the budget is shared by the batch.
+    assert len(set((codes > 0).sum(1).tolist())) > 1
+
+
+def test_batch_top_k_keeps_every_positive_when_there_are_fewer_than_k_b():
+    acts = torch.zeros(4, 6)
+    acts[0, 1], acts[2, 3] = 0.5, 2.0
+    codes, cut = batch_top_k(acts, k=2)
+    assert torch.equal(codes, acts) and float(cut) == 0.5
+
+
+def _trained_sae(steps=20):
+    sae = BatchTopKSAE(10, 24, 3, generator=torch.Generator().manual_seed(0))
+    opt = torch.optim.Adam(sae.parameters(), lr=1e-2)
+    for step in range(steps):
+        x = _batch(64, 10, seed=step)
+        loss = ((sae.decode(sae.encode(x, training=True)) - x) ** 2).sum(1).mean()
+        opt.zero_grad()
+        loss.backward()
+        sae.remove_parallel_gradient()
+        opt.step()
+        sae.normalise_decoder()
+    return sae
+
+
+def test_threshold_is_a_buffer_that_travels_with_the_state_dict():
+    sae = _trained_sae()
+    assert "threshold" in dict(sae.named_buffers()) and "threshold" in sae.state_dict()
+    assert torch.isfinite(sae.threshold) and sae.threshold > 0
+    fresh = BatchTopKSAE(10, 24, 3)
+    assert torch.isnan(fresh.threshold)  # not estimated yet: per-row top-k at inference
+    assert torch.equal((fresh.encode(_batch(5, 10)) > 0).sum(1), torch.full((5,), 3))
+    fresh.load_state_dict(sae.state_dict())
+    x = _batch(40, 10, seed=99)
+    assert torch.equal(fresh.encode(x), sae.encode(x))
+    # Inference keeps exactly the activations above the threshold, row by row.
+    pre = torch.relu((x - sae.b_dec[0]) @ sae.W_enc[0].T + sae.b_enc)
+    assert torch.equal(sae.encode(x) > 0, pre > sae.threshold)
+
+
+def test_decoder_atoms_stay_unit_norm_and_lose_the_parallel_gradient():
+    sae = _trained_sae()
+    torch.testing.assert_close(sae.dictionary.norm(dim=0), torch.ones(24))
+    x = _batch()
+    ((sae.decode(sae.encode(x, training=True)) - x) ** 2).sum().backward()
+    assert sae.W_dec[0].grad.abs().max() > 0
+    sae.remove_parallel_gradient()
+    parallel = (sae.W_dec[0].grad * sae.W_dec[0]).sum(0)
+    assert parallel.abs().max() < 1e-4 * sae.W_dec[0].grad.abs().max()
+
+
+def test_dead_concepts_are_tracked_and_only_they_get_the_aux_gradient():
+    # 16 rows x k=1 keep 16 activations: most of the 64 concepts cannot fire.
+    sae = BatchTopKSAE(10, 64, 1, generator=torch.Generator().manual_seed(0))
+    x = _batch(16, 10)
+    sae.init_decoder_bias([x])
+    torch.testing.assert_close(sae.b_dec[0].detach(), x.mean(0))
+    for _ in range(3):
+        z = sae.encode(x, training=True)  # same batch: the same concepts fire each time
+    fired = (z > 0).any(0)
+    assert 0 < int(fired.sum()) <= 16
+    assert torch.equal(sae.steps_since_fired == 0, fired)
+    assert torch.equal(sae.steps_since_fired[~fired], torch.full((int((~fired).sum()),), 3))
+    assert not sae.dead_mask(dead_steps=3)[fired].any() and sae.dead_mask(3)[~fired].all()
+    assert float(sae.aux_loss(x, z, 1.0, dead_steps=10).detach()) == 0.0  # nothing dead yet
+    aux = sae.aux_loss(x, z, 1.0, dead_steps=3)
+    assert float(aux.detach()) > 0
+    aux.backward()
+    live_rows = sae.W_enc[0].grad[fired]
+    assert live_rows.abs().max() == 0 and sae.W_enc[0].grad[~fired].abs().max() > 0
+
+
+def test_dense_linear_ae_is_linear_without_bias_or_sparsity():
+    ae = DenseLinearAE(6, 4, generator=torch.Generator().manual_seed(0))
+    x, y = _batch(8, 6, 1), _batch(8, 6, 2)
+    torch.testing.assert_close(ae.encode(2 * x - y), 2 * ae.encode(x) - ae.encode(y))
+    assert (ae.encode(x) != 0).all()
+    torch.testing.assert_close(ae.decode(torch.zeros(3, 4)), torch.zeros(3, 6))
+    assert not list(ae.buffers())
+
+
+def test_coupled_model_normalises_each_view_and_rejects_unknown_architectures():
+    rng = np.random.default_rng(0)
+    xs = [torch.as_tensor(rng.normal(3, 5, size=(200, d)), dtype=torch.float32) for d in (4, 7)]
+    model = CoupledModel([4, 7], 16, 2, seed=0)
+    model.init_from_data(xs)
+    for view, x in enumerate(xs):
+        centred = model._normalise(x, view)
+        assert float(centred.mean(0).abs().max()) < 1e-4
+        assert float(centred.var(0, unbiased=False).mean()) == pytest.approx(1.0, rel=1e-4)
+    with pytest.raises(ValueError, match="Unknown architecture 'mlp'"):
+        CoupledModel([4, 7], 16, 2, architecture="mlp")
