@@ -1,0 +1,250 @@
+"""What every linear estimator shares: the multi-view surface of DEVELOPERS.md.
+
+A fitted linear estimator holds, per view, a mean ``mu_i``, an encoder ``W_i`` (d_i, k) and a
+decoder ``V_i`` (d_i, k): ``E_i(x) = W_i^T (x - mu_i)``, ``D_i(z) = V_i z + mu_i``. Subclasses
+compute them in ``_solve``; input checks and output mirroring go through
+:mod:`skcosae._views`, as for :class:`~skcosae.CoupledSAE`.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+
+from .._views import check_single_view, check_views, resolve_pair_mask, resolve_view
+
+_VIEW_PARAMS = {
+    "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+    "pair_mask": ["array-like", Interval(numbers.Real, 0, 1, closed="right"), None],
+    "view_sizes": ["array-like", Interval(numbers.Integral, 2, None, closed="left"), None],
+    "view_names": ["array-like", None],
+}
+
+
+class _LinearViews(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+    """Base class: fit bookkeeping, transform, inverse_transform, translate, reconstruct."""
+
+    #: Whether the solution needs paired rows (instance-wise coupling).
+    _needs_pairs = False
+
+    # ------------------------------------------------------------------ fitting helpers
+    def _check_fit_input(self, X, pair_mask, needs_pairs=None):
+        mv = check_views(X, view_sizes=self.view_sizes, view_names=self.view_names,
+                         estimator_name=type(self).__name__)
+        mask = resolve_pair_mask(self.pair_mask if pair_mask is None else pair_mask,
+                                 mv.n_samples, getattr(self, "random_state", None))
+        needs_pairs = self._needs_pairs if needs_pairs is None else needs_pairs
+        if needs_pairs and not mask.any():
+            raise ValueError(
+                f"pair_mask marks no row as paired, but {type(self).__name__} needs pairs to "
+                "couple the views; pass a mask with at least one True row."
+            )
+        k = self.n_components
+        for name, v in zip(mv.view_names, mv.views):
+            if k > v.shape[1]:
+                raise ValueError(
+                    f"n_components={k} exceeds the {v.shape[1]} feature(s) of view {name!r}; "
+                    f"lower n_components to at most {min(mv.view_sizes)}."
+                )
+        if mv.n_samples < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 samples to estimate covariances; "
+                f"got n_samples={mv.n_samples}."
+            )
+        return mv, mask
+
+    def _store(self, mv, mask, means, encoders, decoders):
+        self.n_views_ = mv.n_views
+        self.view_names_ = list(mv.view_names)
+        self.view_sizes_ = list(mv.view_sizes)
+        self.feature_names_per_view_ = [list(f) for f in mv.feature_names]
+        self.n_features_in_ = int(sum(mv.view_sizes))
+        self.n_concepts_ = int(encoders[0].shape[1])
+        self.pair_mask_ = mask
+        self.means_ = [np.asarray(m, dtype=float) for m in means]
+        self.encoders_ = [np.asarray(W, dtype=float) for W in encoders]
+        self.decoders_ = [np.asarray(V, dtype=float) for V in decoders]
+
+    # ------------------------------------------------------------------ output settings
+    def set_output(self, *, transform=None):
+        """Output container of :meth:`transform`: ``"default"`` (mirror the input) or
+        ``"pandas"``."""
+        if transform is None:
+            return self
+        if transform not in ("default", "pandas"):
+            raise ValueError(
+                f"set_output(transform={transform!r}) is not supported; use 'default' or 'pandas'."
+            )
+        if not hasattr(self, "_sklearn_output_config"):
+            self._sklearn_output_config = {}
+        self._sklearn_output_config["transform"] = transform
+        return self
+
+    def _pandas_output(self):
+        return getattr(self, "_sklearn_output_config", {}).get("transform") == "pandas"
+
+    def _concept_names(self):
+        return [f"concept{j}" for j in range(self.n_concepts_)]
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the code columns, ``concept0`` to ``concept{n_components - 1}``."""
+        check_is_fitted(self)
+        return np.asarray(self._concept_names(), dtype=object)
+
+    @property
+    def dictionaries_(self):
+        """One (n_components, d_i) array per view: row c is concept c's decoder atom."""
+        check_is_fitted(self)
+        return [V.T.copy() for V in self.decoders_]
+
+    # ------------------------------------------------------------------ checks
+    def _check_multi(self, X):
+        return check_views(X, view_sizes=self.view_sizes, view_names=self.view_names,
+                           expected_widths=self.view_sizes_,
+                           expected_view_names=self.view_names_,
+                           estimator_name=type(self).__name__)
+
+    def _check_one(self, X, view, what="transform"):
+        i = resolve_view(view, self.view_names_)
+        if isinstance(X, pd.DataFrame) and isinstance(X.columns, pd.MultiIndex):
+            raise ValueError(
+                f"{what}(X, view={view!r}) takes one view's data; got a multi-view frame. "
+                f"Pass X[{self.view_names_[i]!r}] or call {what}(X) for every view."
+            )
+        arr, index = check_single_view(X, view_name=self.view_names_[i],
+                                       n_features=self.view_sizes_[i])
+        return i, arr, index
+
+    def _single_output(self, values, index, like_frame, columns):
+        if like_frame or self._pandas_output():
+            return pd.DataFrame(values, index=index, columns=columns)
+        return values
+
+    # ------------------------------------------------------------------ the surface
+    def _encode(self, x, i):
+        return (x - self.means_[i]) @ self.encoders_[i]
+
+    def _decode(self, z, i):
+        return z @ self.decoders_[i].T + self.means_[i]
+
+    def transform(self, X, view=None):
+        """Codes of the views, ``W_i^T (x_i - mean_i)``.
+
+        Parameters
+        ----------
+        X : multi-view input, or one view's 2-D data when ``view`` is given
+        view : int or view name, default=None
+            Encode only this view.
+
+        Returns
+        -------
+        codes : list of ndarray of shape (n_samples, n_components), in the form of ``X``
+            (a frame with (view, concept) columns for frame input); one array when ``view``
+            is given.
+        """
+        check_is_fitted(self)
+        if view is not None:
+            i, arr, index = self._check_one(X, view)
+            return self._single_output(self._encode(arr, i), index,
+                                       isinstance(X, pd.DataFrame), self._concept_names())
+        mv = self._check_multi(X)
+        codes = [self._encode(v, i) for i, v in enumerate(mv.views)]
+        if self._pandas_output():
+            mv.form = "frame"
+        return mv.mirror(codes, self._concept_names())
+
+    def inverse_transform(self, Z, view=None):
+        """Decode codes back into the views, ``V_i z + mean_i``.
+
+        Parameters
+        ----------
+        Z : ndarray of shape (n_samples, n_components) when ``view`` is given, else one code
+            array per view (list, tuple or frame, as :meth:`transform` returns them)
+        view : int or view name, default=None
+
+        Returns
+        -------
+        X_hat : the decoded view(s), in the form of ``Z``.
+        """
+        check_is_fitted(self)
+        if view is not None:
+            i = resolve_view(view, self.view_names_)
+            arr, index = check_single_view(Z, view_name=f"codes of view {self.view_names_[i]!r}",
+                                           n_features=self.n_concepts_)
+            return self._single_output(self._decode(arr, i), index,
+                                       isinstance(Z, pd.DataFrame),
+                                       self.feature_names_per_view_[i])
+        mv = check_views(Z, view_names=None if isinstance(Z, pd.DataFrame) else self.view_names_,
+                         expected_widths=[self.n_concepts_] * self.n_views_)
+        outs = [self._decode(z, i) for i, z in enumerate(mv.views)]
+        return mv.mirror(outs, self.feature_names_per_view_)
+
+    def translate(self, X, source, target):
+        """Translate view ``source`` into view ``target``: ``D_target(E_source(x))``.
+
+        Parameters
+        ----------
+        X : the source view's 2-D data, or a multi-view input (its source view is used)
+        source, target : int or view name
+
+        Returns
+        -------
+        X_target : ndarray of shape (n_samples, n_features of target)
+            A DataFrame when ``X`` is one.
+        """
+        check_is_fitted(self)
+        s = resolve_view(source, self.view_names_)
+        t = resolve_view(target, self.view_names_)
+        is_multi = isinstance(X, (list, tuple)) or (
+            isinstance(X, pd.DataFrame) and isinstance(X.columns, pd.MultiIndex))
+        if is_multi:
+            mv = self._check_multi(X)
+            arr, index, like_frame = mv.views[s], mv.index, mv.form == "frame"
+        else:
+            s, arr, index = self._check_one(X, source, what="translate")
+            like_frame = isinstance(X, pd.DataFrame)
+        out = self._decode(self._encode(arr, s), t)
+        if like_frame:
+            return pd.DataFrame(out, index=index, columns=self.feature_names_per_view_[t])
+        return out
+
+    def reconstruct(self, X):
+        """``inverse_transform(transform(X))``: each view through its own encoder and decoder."""
+        return self.inverse_transform(self.transform(X))
+
+    def score(self, X, y=None):
+        """InterVenchA's S_align when ``y`` is given, else the mean reconstruction R^2.
+
+        Parameters
+        ----------
+        X : multi-view input
+        y : array-like of shape (n_samples,), default=None
+            Class labels shared by the views.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        if y is not None:
+            from ..metrics import intervencha_score
+
+            return intervencha_score(self, X, y, aggregate="S_align")
+        mv = self._check_multi(X)
+        scores = []
+        for i, x in enumerate(mv.views):
+            x_hat = self._decode(self._encode(x, i), i)
+            total = ((x - x.mean(0)) ** 2).sum()
+            scores.append(1.0 - ((x - x_hat) ** 2).sum() / max(total, 1e-300))
+        return float(np.mean(scores))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.target_tags.required = False
+        return tags
