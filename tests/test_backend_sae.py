@@ -110,3 +110,46 @@ def test_coupled_model_normalises_each_view_and_rejects_unknown_architectures():
         assert float(centred.var(0, unbiased=False).mean()) == pytest.approx(1.0, rel=1e-4)
     with pytest.raises(ValueError, match="Unknown architecture 'mlp'"):
         CoupledModel([4, 7], 16, 2, architecture="mlp")
+
+
+def test_sparse_code_product_matches_the_dense_product_and_its_gradients():
+    from skcosae.backend.sae import sparse_code_product
+
+    gen = torch.Generator().manual_seed(0)
+    z = torch.relu(torch.randn(40, 64, generator=gen, dtype=torch.float64))
+    z = z * (z > 1.2)  # about 1 entry in 9 active, like a top-k code
+    W = torch.randn(12, 64, generator=gen, dtype=torch.float64)
+    target = torch.randn(40, 12, generator=gen, dtype=torch.float64)
+
+    z_sparse, W_sparse = z.clone().requires_grad_(), W.clone().requires_grad_()
+    z_dense, W_dense = z.clone().requires_grad_(), W.clone().requires_grad_()
+    ((sparse_code_product(z_sparse, W_sparse) - target) ** 2).sum().backward()
+    ((z_dense @ W_dense.T - target) ** 2).sum().backward()
+
+    # float64 products of 64 terms: agreement to rounding error
+    np.testing.assert_allclose(sparse_code_product(z, W), z @ W.T, atol=1e-12)
+    np.testing.assert_allclose(W_sparse.grad, W_dense.grad, atol=1e-12)
+    active = z != 0
+    np.testing.assert_allclose(z_sparse.grad[active], z_dense.grad[active], atol=1e-12)
+    # Inactive entries get no gradient (the top-k mask would discard it anyway)...
+    assert torch.all(z_sparse.grad[~active] == 0)
+    # ...so through a top-k code every parameter's gradient is the dense one.
+    assert sparse_code_product(torch.zeros(0, 64, dtype=torch.float64), W).shape == (0, 12)
+
+
+def test_cpu_training_step_with_sparse_decoding_equals_the_dense_step(monkeypatch):
+    import skcosae.backend.sae as sae_module
+
+    x = torch.randn(256, 32, generator=torch.Generator().manual_seed(1))
+    grads = {}
+    for label, max_density in (("sparse", 1.0), ("dense", 0.0)):
+        monkeypatch.setattr(sae_module, "SPARSE_DECODE_MAX_DENSITY", max_density)
+        sae = BatchTopKSAE(32, 128, 4, generator=torch.Generator().manual_seed(2))
+        sae.init_decoder_bias([x])
+        z = sae.encode(x, training=True)
+        ((x - sae.decode(z)) ** 2).sum(1).mean().backward()
+        grads[label] = {name: p.grad.clone() for name, p in sae.named_parameters()}
+    for name, grad in grads["dense"].items():
+        # float32, sums of at most 256 rows: 1e-5 relative is rounding, not a wrong gradient
+        np.testing.assert_allclose(grads["sparse"][name], grad, rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
