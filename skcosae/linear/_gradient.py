@@ -91,8 +91,12 @@ def solve_gradient(views, whiteners, n_components, weights, pair_mask, variances
     stop_reason : str
     """
     generator = torch.Generator().manual_seed(int(seed))
-    modules = [WhitenedLinearAE(v.shape[1], n_components, R, generator=generator)
-               for v, R in zip(views, whiteners)]
+    # The orthogonal parametrisation completes its base with torch's global generator: seed
+    # it in a forked state so that random_state fixes the fit and the caller's stream stays.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        modules = [WhitenedLinearAE(v.shape[1], n_components, R, generator=generator)
+                   for v, R in zip(views, whiteners)]
     model = _WhitenedCodesModel(modules)
     tensors = [torch.as_tensor(v, dtype=torch.float64) for v in views]
     with torch.no_grad():
