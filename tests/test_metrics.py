@@ -312,6 +312,15 @@ def test_plot_draws_one_heatmap_per_metric(perfect_report):
     assert [ax.get_title() for ax in fig.axes[:2]] == ["r2", "sparse_probing_concept"]
     plt.close(fig)
 
+    # Many metrics wrap onto rows of ncols; the empty grid cells are removed.
+    fig = perfect_report.plot(ncols=4)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == perfect_report.metrics
+    assert len(fig.axes) == len(perfect_report.metrics) + 1  # + the colour bar
+    plt.close(fig)
+    with pytest.raises(ValueError, match="ncols"):
+        perfect_report.plot(ncols=0)
+
 
 def test_plot_without_matplotlib_says_how_to_install(perfect_report, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)

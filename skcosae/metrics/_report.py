@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 
@@ -137,7 +139,7 @@ class InterVenchAReport:
                       self.matrix(metric).round(3).to_string(na_rep="-")]
         return "\n".join(lines)
 
-    def plot(self, metrics=None, *, cmap="viridis"):
+    def plot(self, metrics=None, *, ncols=5, cmap="viridis"):
         """One heatmap per metric (rows: source view, columns: target view).
 
         Needs matplotlib (``pip install skcosae[plot]``); it is imported here only.
@@ -146,11 +148,14 @@ class InterVenchAReport:
         ----------
         metrics : list of str, default=None
             Metrics to draw; default every metric of the report.
+        ncols : int, default=5
+            Heatmaps per row of the figure; more metrics wrap onto further rows.
         cmap : str, default="viridis"
 
         Returns
         -------
         fig : matplotlib.figure.Figure
+            Its axes are the heatmaps in ``metrics`` order (unused grid cells are removed).
         """
         try:
             import matplotlib.pyplot as plt
@@ -163,21 +168,31 @@ class InterVenchAReport:
         for metric in metrics:
             if metric not in self.metrics:
                 raise ValueError(f"Unknown metric {metric!r}; this report has {self.metrics}.")
+        if not isinstance(ncols, numbers.Integral) or ncols < 1:
+            raise ValueError(f"ncols must be a positive integer, got {ncols!r}.")
         labels = [str(v) for v in self.view_names]
-        fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), 2.8),
-                                 squeeze=False)
-        for ax, metric in zip(axes[0], metrics):
+        ncols = min(ncols, len(metrics))
+        nrows = -(-len(metrics) // ncols)
+        size = 0.45 * len(labels) + 1.4
+        fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols + 1.0, size * nrows + 0.4),
+                                 squeeze=False, layout="constrained")
+        axes = axes.ravel()
+        for ax in axes[len(metrics):]:
+            fig.delaxes(ax)
+        for index, (ax, metric) in enumerate(zip(axes, metrics)):
             table = self.matrix(metric).to_numpy(dtype=float)
             image = ax.imshow(table, vmin=0.0, vmax=1.0, cmap=cmap)
             for (r, c), value in np.ndenumerate(table):
                 ax.text(c, r, "-" if np.isnan(value) else f"{value:.2f}", ha="center",
                         va="center", fontsize=7, color="w" if value < 0.5 else "k")
             ax.set_title(metric, fontsize=9)
-            ax.set_xticks(range(len(labels)), labels)
-            ax.set_yticks(range(len(labels)), labels)
-            ax.set_xlabel("target")
-            ax.set_ylabel("source")
-        fig.colorbar(image, ax=list(axes[0]), shrink=0.8)
+            ax.set_xticks(range(len(labels)), labels, fontsize=7, rotation=45, ha="right")
+            ax.set_yticks(range(len(labels)), labels if index % ncols == 0 else [], fontsize=7)
+            if index % ncols == 0:
+                ax.set_ylabel("source")
+            if index >= len(metrics) - ncols:
+                ax.set_xlabel("target")
+        fig.colorbar(image, ax=list(axes[:len(metrics)]), shrink=0.8)
         return fig
 
 
