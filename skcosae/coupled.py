@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._surface import MultiViewSurfaceMixin
 from ._views import (
     check_single_view,
     check_views,
@@ -92,7 +93,8 @@ def _resolve_device(device):
     return str(resolved)
 
 
-class CoupledSAE(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
+                 auto_wrap_output_keys=None):
     """Coupled BatchTopK sparse autoencoders that align the concepts of several views.
 
     One BatchTopK sparse autoencoder per view encodes into a concept space shared by all
@@ -305,26 +307,6 @@ class CoupledSAE(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             params["losses"] = weights
         return super().set_params(**params)
 
-    def set_output(self, *, transform=None):
-        """Output container of :meth:`transform`: ``"default"`` (mirror the input) or ``"pandas"``.
-
-        With ``"pandas"``, multi-view codes come back as a frame with (view, concept) columns
-        and single-view codes as a frame with concept columns.
-        """
-        if transform is None:
-            return self
-        if transform not in ("default", "pandas"):
-            raise ValueError(
-                f"set_output(transform={transform!r}) is not supported; use 'default' or 'pandas'."
-            )
-        if not hasattr(self, "_sklearn_output_config"):
-            self._sklearn_output_config = {}
-        self._sklearn_output_config["transform"] = transform
-        return self
-
-    def _pandas_output(self):
-        return getattr(self, "_sklearn_output_config", {}).get("transform") == "pandas"
-
     def _check_configuration(self, weights):
         allowed = _ALLOWED_LOSSES.get(self.architecture)
         if allowed is not None:
@@ -509,22 +491,10 @@ class CoupledSAE(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         return [self._run(lambda x, i=i: self.model_.encode(x, i), [v])
                 for i, v in enumerate(views)]
 
-    def _check_multi(self, X):
-        return check_views(X, view_sizes=self.view_sizes, view_names=self.view_names,
-                           expected_widths=self.view_sizes_,
-                           expected_view_names=self.view_names_,
-                           estimator_name=type(self).__name__)
-
-    def _check_one(self, X, view):
-        i = resolve_view(view, self.view_names_)
-        if isinstance(X, pd.DataFrame) and isinstance(X.columns, pd.MultiIndex):
-            raise ValueError(
-                f"transform(X, view={view!r}) takes one view's data; got a multi-view frame. "
-                f"Pass X[{self.view_names_[i]!r}] or call transform(X) for every view."
-            )
-        arr, index = check_single_view(X, view_name=self.view_names_[i],
-                                       n_features=self.view_sizes_[i])
-        return i, arr, index
+    def _reconstruct_views(self, views):
+        codes = self._encode_views(views)
+        return [self._run(lambda c, i=i: self.model_.decode(c, i), [z])
+                for i, z in enumerate(codes)]
 
     def _shared_needs_all(self, what):
         if self._mode() == "shared":
@@ -532,14 +502,6 @@ class CoupledSAE(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
                 f"{what}: crosscoder_mode='shared' encodes from every view at once and needs "
                 "the multi-view X; pass all views, or set crosscoder_mode='standalone'."
             )
-
-    def _concept_names(self):
-        return [f"concept{j}" for j in range(self.n_concepts_)]
-
-    def _single_output(self, values, index, like_frame, columns):
-        if like_frame or self._pandas_output():
-            return pd.DataFrame(values, index=index, columns=columns)
-        return values
 
     def transform(self, X, view=None):
         """Sparse codes of the views.
@@ -628,42 +590,6 @@ class CoupledSAE(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         if like_frame:
             return pd.DataFrame(out, index=index, columns=self.feature_names_per_view_[t])
         return out
-
-    def reconstruct(self, X):
-        """``inverse_transform(transform(X))``: each view through its own autoencoder."""
-        return self.inverse_transform(self.transform(X))
-
-    def score(self, X, y=None):
-        """InterVenchA's S_align when ``y`` is given, else the mean reconstruction R^2.
-
-        Parameters
-        ----------
-        X : multi-view input
-        y : array-like of shape (n_samples,), default=None
-            Class labels shared by the views.
-
-        Returns
-        -------
-        score : float
-        """
-        check_is_fitted(self)
-        if y is not None:
-            from .metrics import intervencha_score
-
-            return intervencha_score(self, X, y, aggregate="S_align")
-        mv = self._check_multi(X)
-        codes = self._encode_views(mv.views)
-        scores = []
-        for i, (x, z) in enumerate(zip(mv.views, codes)):
-            x_hat = self._run(lambda c: self.model_.decode(c, i), [z])
-            total = ((x - x.mean(0)) ** 2).sum()
-            scores.append(1.0 - ((x - x_hat) ** 2).sum() / max(total, 1e-12))
-        return float(np.mean(scores))
-
-    def get_feature_names_out(self, input_features=None):
-        """Names of the code columns, ``concept0`` to ``concept{n_concepts - 1}``."""
-        check_is_fitted(self)
-        return np.asarray(self._concept_names(), dtype=object)
 
     @property
     def dictionaries_(self):

@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from .._surface import MultiViewSurfaceMixin
 from .._views import check_single_view, check_views, resolve_pair_mask, resolve_view
 
 _VIEW_PARAMS = {
@@ -26,7 +27,8 @@ _VIEW_PARAMS = {
 }
 
 
-class _LinearViews(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class _LinearViews(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
+                   auto_wrap_output_keys=None):
     """Base class: fit bookkeeping, transform, inverse_transform, translate, reconstruct."""
 
     #: Whether the solution needs paired rows (instance-wise coupling).
@@ -71,59 +73,11 @@ class _LinearViews(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         self.decoders_ = [np.asarray(V, dtype=float) for V in decoders]
 
     # ------------------------------------------------------------------ output settings
-    def set_output(self, *, transform=None):
-        """Output container of :meth:`transform`: ``"default"`` (mirror the input) or
-        ``"pandas"``."""
-        if transform is None:
-            return self
-        if transform not in ("default", "pandas"):
-            raise ValueError(
-                f"set_output(transform={transform!r}) is not supported; use 'default' or 'pandas'."
-            )
-        if not hasattr(self, "_sklearn_output_config"):
-            self._sklearn_output_config = {}
-        self._sklearn_output_config["transform"] = transform
-        return self
-
-    def _pandas_output(self):
-        return getattr(self, "_sklearn_output_config", {}).get("transform") == "pandas"
-
-    def _concept_names(self):
-        return [f"concept{j}" for j in range(self.n_concepts_)]
-
-    def get_feature_names_out(self, input_features=None):
-        """Names of the code columns, ``concept0`` to ``concept{n_components - 1}``."""
-        check_is_fitted(self)
-        return np.asarray(self._concept_names(), dtype=object)
-
     @property
     def dictionaries_(self):
         """One (n_components, d_i) array per view: row c is concept c's decoder atom."""
         check_is_fitted(self)
         return [V.T.copy() for V in self.decoders_]
-
-    # ------------------------------------------------------------------ checks
-    def _check_multi(self, X):
-        return check_views(X, view_sizes=self.view_sizes, view_names=self.view_names,
-                           expected_widths=self.view_sizes_,
-                           expected_view_names=self.view_names_,
-                           estimator_name=type(self).__name__)
-
-    def _check_one(self, X, view, what="transform"):
-        i = resolve_view(view, self.view_names_)
-        if isinstance(X, pd.DataFrame) and isinstance(X.columns, pd.MultiIndex):
-            raise ValueError(
-                f"{what}(X, view={view!r}) takes one view's data; got a multi-view frame. "
-                f"Pass X[{self.view_names_[i]!r}] or call {what}(X) for every view."
-            )
-        arr, index = check_single_view(X, view_name=self.view_names_[i],
-                                       n_features=self.view_sizes_[i])
-        return i, arr, index
-
-    def _single_output(self, values, index, like_frame, columns):
-        if like_frame or self._pandas_output():
-            return pd.DataFrame(values, index=index, columns=columns)
-        return values
 
     # ------------------------------------------------------------------ the surface
     def _encode(self, x, i):
@@ -131,6 +85,9 @@ class _LinearViews(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
     def _decode(self, z, i):
         return z @ self.decoders_[i].T + self.means_[i]
+
+    def _reconstruct_views(self, views):
+        return [self._decode(self._encode(x, i), i) for i, x in enumerate(views)]
 
     def transform(self, X, view=None):
         """Codes of the views, ``W_i^T (x_i - mean_i)``.
@@ -212,36 +169,6 @@ class _LinearViews(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         if like_frame:
             return pd.DataFrame(out, index=index, columns=self.feature_names_per_view_[t])
         return out
-
-    def reconstruct(self, X):
-        """``inverse_transform(transform(X))``: each view through its own encoder and decoder."""
-        return self.inverse_transform(self.transform(X))
-
-    def score(self, X, y=None):
-        """InterVenchA's S_align when ``y`` is given, else the mean reconstruction R^2.
-
-        Parameters
-        ----------
-        X : multi-view input
-        y : array-like of shape (n_samples,), default=None
-            Class labels shared by the views.
-
-        Returns
-        -------
-        score : float
-        """
-        check_is_fitted(self)
-        if y is not None:
-            from ..metrics import intervencha_score
-
-            return intervencha_score(self, X, y, aggregate="S_align")
-        mv = self._check_multi(X)
-        scores = []
-        for i, x in enumerate(mv.views):
-            x_hat = self._decode(self._encode(x, i), i)
-            total = ((x - x.mean(0)) ** 2).sum()
-            scores.append(1.0 - ((x - x_hat) ** 2).sum() / max(total, 1e-300))
-        return float(np.mean(scores))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._protocol import AGGREGATES, ALL_METRICS, check_params, metrics_for
+from ._protocol import AGGREGATES, check_params, metrics_for
 from ._report import intervencha_report
 
 __all__ = ["intervencha_score", "make_intervencha_scorer"]

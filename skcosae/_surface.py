@@ -1,0 +1,103 @@
+"""The model-independent part of the multi-view estimator surface (DEVELOPERS.md).
+
+:class:`~skcosae.CoupledSAE` and the linear estimators share how they check a fitted
+estimator's input, name their code columns, mirror the input form, reconstruct and score;
+they differ only in how a view is encoded and decoded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.validation import check_is_fitted
+
+from ._views import check_single_view, check_views, resolve_view
+
+
+class MultiViewSurfaceMixin:
+    """Shared methods of skcosae's multi-view estimators.
+
+    Put it first among the bases (its ``set_output`` replaces scikit-learn's). A subclass
+    sets ``view_names_``, ``view_sizes_`` and ``n_concepts_`` in ``fit`` and implements
+    ``_reconstruct_views(views)``: the list of each view's reconstruction (numpy arrays in,
+    numpy arrays out).
+    """
+
+    def set_output(self, *, transform=None):
+        """Output container of :meth:`transform`: ``"default"`` (mirror the input) or ``"pandas"``.
+
+        With ``"pandas"``, multi-view codes come back as a frame with (view, concept) columns
+        and single-view codes as a frame with concept columns.
+        """
+        if transform is None:
+            return self
+        if transform not in ("default", "pandas"):
+            raise ValueError(
+                f"set_output(transform={transform!r}) is not supported; use 'default' or 'pandas'."
+            )
+        if not hasattr(self, "_sklearn_output_config"):
+            self._sklearn_output_config = {}
+        self._sklearn_output_config["transform"] = transform
+        return self
+
+    def _pandas_output(self):
+        return getattr(self, "_sklearn_output_config", {}).get("transform") == "pandas"
+
+    def _concept_names(self):
+        return [f"concept{j}" for j in range(self.n_concepts_)]
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the code columns, ``concept0`` to ``concept{n_concepts_ - 1}``."""
+        check_is_fitted(self)
+        return np.asarray(self._concept_names(), dtype=object)
+
+    def _check_multi(self, X):
+        return check_views(X, view_sizes=self.view_sizes, view_names=self.view_names,
+                           expected_widths=self.view_sizes_,
+                           expected_view_names=self.view_names_,
+                           estimator_name=type(self).__name__)
+
+    def _check_one(self, X, view, what="transform"):
+        i = resolve_view(view, self.view_names_)
+        if isinstance(X, pd.DataFrame) and isinstance(X.columns, pd.MultiIndex):
+            raise ValueError(
+                f"{what}(X, view={view!r}) takes one view's data; got a multi-view frame. "
+                f"Pass X[{self.view_names_[i]!r}] or call {what}(X) for every view."
+            )
+        arr, index = check_single_view(X, view_name=self.view_names_[i],
+                                       n_features=self.view_sizes_[i])
+        return i, arr, index
+
+    def _single_output(self, values, index, like_frame, columns):
+        if like_frame or self._pandas_output():
+            return pd.DataFrame(values, index=index, columns=columns)
+        return values
+
+    def reconstruct(self, X):
+        """``inverse_transform(transform(X))``: each view through its own encoder and decoder."""
+        return self.inverse_transform(self.transform(X))
+
+    def score(self, X, y=None):
+        """InterVenchA's S_align when ``y`` is given, else the mean reconstruction R^2.
+
+        Parameters
+        ----------
+        X : multi-view input
+        y : array-like of shape (n_samples,), default=None
+            Class labels shared by the views.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        if y is not None:
+            from .metrics import intervencha_score
+
+            return intervencha_score(self, X, y, aggregate="S_align")
+        mv = self._check_multi(X)
+        scores = []
+        for x, x_hat in zip(mv.views, self._reconstruct_views(mv.views)):
+            total = ((x - x.mean(0)) ** 2).sum()
+            scores.append(1.0 - ((x - x_hat) ** 2).sum() / max(total, 1e-300))
+        return float(np.mean(scores))
