@@ -24,7 +24,8 @@ autosummary_generate = True
 # class creation; their docstrings point into scikit-learn's own docs.
 autodoc_default_options = {
     "members": True,
-    "inherited-members": False,
+    # Document what skcosae's own mixin gives the estimators, not scikit-learn's plumbing.
+    "inherited-members": "BaseEstimator, TransformerMixin, _MetadataRequester",
     "exclude-members": "set_fit_request, set_partial_fit_request, set_score_request, "
     "set_transform_request, set_inverse_transform_request",
 }

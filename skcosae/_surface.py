@@ -14,13 +14,23 @@ from sklearn.utils.validation import check_is_fitted
 from ._views import check_single_view, check_views, resolve_view
 
 
+def _is_multi_view(X):
+    return isinstance(X, (list, tuple)) or (
+        isinstance(X, pd.DataFrame) and isinstance(X.columns, pd.MultiIndex))
+
+
 class MultiViewSurfaceMixin:
     """Shared methods of skcosae's multi-view estimators.
 
     Put it first among the bases (its ``set_output`` replaces scikit-learn's). A subclass
-    sets ``view_names_``, ``view_sizes_`` and ``n_concepts_`` in ``fit`` and implements
-    ``_reconstruct_views(views)``: the list of each view's reconstruction (numpy arrays in,
-    numpy arrays out).
+    sets ``view_names_``, ``view_sizes_``, ``n_views_``, ``n_concepts_`` and
+    ``feature_names_per_view_`` in ``fit`` and implements, on numpy arrays:
+
+    - ``_encode_views(views)``: the list of every view's codes;
+    - ``_encode_view(x, i)``: the codes of view ``i`` alone;
+    - ``_decode_view(z, i)``: codes decoded into view ``i``.
+
+    ``_needs_all_views(what)`` may refuse a single-view call (a crosscoder's shared code).
     """
 
     def set_output(self, *, transform=None):
@@ -72,6 +82,69 @@ class MultiViewSurfaceMixin:
         if like_frame or self._pandas_output():
             return pd.DataFrame(values, index=index, columns=columns)
         return values
+
+    def _needs_all_views(self, what):
+        """Raise when ``what`` cannot work from one view alone (nothing to refuse here)."""
+
+    def _reconstruct_views(self, views):
+        return [self._decode_view(z, i) for i, z in enumerate(self._encode_views(views))]
+
+    def inverse_transform(self, Z, view=None):
+        """Decode codes back into the views.
+
+        Parameters
+        ----------
+        Z : ndarray of shape (n_samples, n_concepts) when ``view`` is given, else one code
+            array per view (list, tuple or frame, as :meth:`transform` returns them)
+        view : int or view name, default=None
+
+        Returns
+        -------
+        X_hat : the decoded view(s), in the form of ``Z``.
+        """
+        check_is_fitted(self)
+        if view is not None:
+            i = resolve_view(view, self.view_names_)
+            arr, index = check_single_view(Z, view_name=f"codes of view {self.view_names_[i]!r}",
+                                           n_features=self.n_concepts_)
+            return self._single_output(self._decode_view(arr, i), index,
+                                       isinstance(Z, pd.DataFrame),
+                                       self.feature_names_per_view_[i])
+        mv = check_views(Z, view_names=None if isinstance(Z, pd.DataFrame) else self.view_names_,
+                         expected_widths=[self.n_concepts_] * self.n_views_)
+        outs = [self._decode_view(z, i) for i, z in enumerate(mv.views)]
+        return mv.mirror(outs, self.feature_names_per_view_)
+
+    def translate(self, X, source, target):
+        """Translate view ``source`` into view ``target``: ``D_target(E_source(x))``.
+
+        Parameters
+        ----------
+        X : the source view's 2-D data, or a multi-view input (its source view is used;
+            a shared-mode crosscoder uses every view)
+        source, target : int or view name
+
+        Returns
+        -------
+        X_target : ndarray of shape (n_samples, n_features of target)
+            A DataFrame when ``X`` is one.
+        """
+        check_is_fitted(self)
+        s = resolve_view(source, self.view_names_)
+        t = resolve_view(target, self.view_names_)
+        if _is_multi_view(X):
+            mv = self._check_multi(X)
+            codes = self._encode_views(mv.views)[s]
+            index, like_frame = mv.index, mv.form == "frame"
+        else:
+            self._needs_all_views("translate(X_source, ...)")
+            s, arr, index = self._check_one(X, source, what="translate")
+            codes = self._encode_view(arr, s)
+            like_frame = isinstance(X, pd.DataFrame)
+        out = self._decode_view(codes, t)
+        if like_frame:
+            return pd.DataFrame(out, index=index, columns=self.feature_names_per_view_[t])
+        return out
 
     def reconstruct(self, X):
         """``inverse_transform(transform(X))``: each view through its own encoder and decoder."""

@@ -20,12 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._surface import MultiViewSurfaceMixin
-from ._views import (
-    check_single_view,
-    check_views,
-    resolve_pair_mask,
-    resolve_view,
-)
+from ._views import check_views, resolve_pair_mask
 
 __all__ = ["CoupledSAE", "TrainingStoppedWarning", "make_baseline", "LOSS_NAMES"]
 
@@ -488,15 +483,15 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         if mode == "shared":
             shared = self._run(lambda *xs: self.model_.encode_shared(list(xs)), views)
             return [shared] * len(views)
-        return [self._run(lambda x, i=i: self.model_.encode(x, i), [v])
-                for i, v in enumerate(views)]
+        return [self._encode_view(v, i) for i, v in enumerate(views)]
 
-    def _reconstruct_views(self, views):
-        codes = self._encode_views(views)
-        return [self._run(lambda c, i=i: self.model_.decode(c, i), [z])
-                for i, z in enumerate(codes)]
+    def _encode_view(self, x, i):
+        return self._run(lambda v: self.model_.encode(v, i), [x])
 
-    def _shared_needs_all(self, what):
+    def _decode_view(self, z, i):
+        return self._run(lambda c: self.model_.decode(c, i), [z])
+
+    def _needs_all_views(self, what):
         if self._mode() == "shared":
             raise ValueError(
                 f"{what}: crosscoder_mode='shared' encodes from every view at once and needs "
@@ -520,9 +515,9 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         """
         check_is_fitted(self)
         if view is not None:
-            self._shared_needs_all(f"transform(X, view={view!r})")
+            self._needs_all_views(f"transform(X, view={view!r})")
             i, arr, index = self._check_one(X, view)
-            codes = self._run(lambda x: self.model_.encode(x, i), [arr])
+            codes = self._encode_view(arr, i)
             return self._single_output(codes, index, isinstance(X, pd.DataFrame),
                                        self._concept_names())
         mv = self._check_multi(X)
@@ -530,66 +525,6 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         if self._pandas_output():
             mv.form = "frame"
         return mv.mirror(codes, self._concept_names())
-
-    def inverse_transform(self, Z, view=None):
-        """Decode codes back into the views.
-
-        Parameters
-        ----------
-        Z : ndarray of shape (n_samples, n_concepts) when ``view`` is given, else one code
-            array per view (list, tuple or frame, as :meth:`transform` returns them)
-        view : int or view name, default=None
-
-        Returns
-        -------
-        X_hat : the decoded view(s), in the form of ``Z``.
-        """
-        check_is_fitted(self)
-        if view is not None:
-            i = resolve_view(view, self.view_names_)
-            arr, index = check_single_view(Z, view_name=f"codes of view {self.view_names_[i]!r}",
-                                           n_features=self.n_concepts_)
-            out = self._run(lambda z: self.model_.decode(z, i), [arr])
-            return self._single_output(out, index, isinstance(Z, pd.DataFrame),
-                                       self.feature_names_per_view_[i])
-        mv = check_views(Z, view_names=self.view_names_ if not isinstance(Z, pd.DataFrame) else None,
-                         expected_widths=[self.n_concepts_] * self.n_views_)
-        outs = [self._run(lambda z, i=i: self.model_.decode(z, i), [codes])
-                for i, codes in enumerate(mv.views)]
-        return mv.mirror(outs, self.feature_names_per_view_)
-
-    def translate(self, X, source, target):
-        """Translate view ``source`` into view ``target``: ``D_target(E_source(x))``.
-
-        Parameters
-        ----------
-        X : the source view's 2-D data, or a multi-view input (its source view is used;
-            a shared-mode crosscoder uses every view)
-        source, target : int or view name
-
-        Returns
-        -------
-        X_target : ndarray of shape (n_samples, n_features of target)
-            A DataFrame when ``X`` is one.
-        """
-        check_is_fitted(self)
-        s = resolve_view(source, self.view_names_)
-        t = resolve_view(target, self.view_names_)
-        is_multi = isinstance(X, (list, tuple)) or (
-            isinstance(X, pd.DataFrame) and isinstance(X.columns, pd.MultiIndex))
-        if is_multi:
-            mv = self._check_multi(X)
-            codes = self._encode_views(mv.views)[s]
-            index, like_frame = mv.index, mv.form == "frame"
-        else:
-            self._shared_needs_all("translate(X_source, ...)")
-            s, arr, index = self._check_one(X, source)
-            codes = self._run(lambda x: self.model_.encode(x, s), [arr])
-            like_frame = isinstance(X, pd.DataFrame)
-        out = self._run(lambda z: self.model_.decode(z, t), [codes])
-        if like_frame:
-            return pd.DataFrame(out, index=index, columns=self.feature_names_per_view_[t])
-        return out
 
     @property
     def dictionaries_(self):

@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .._surface import MultiViewSurfaceMixin
-from .._views import check_single_view, check_views, resolve_pair_mask, resolve_view
+from .._views import check_views, resolve_pair_mask
 
 _VIEW_PARAMS = {
     "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -80,14 +80,14 @@ class _LinearViews(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         return [V.T.copy() for V in self.decoders_]
 
     # ------------------------------------------------------------------ the surface
-    def _encode(self, x, i):
+    def _encode_view(self, x, i):
         return (x - self.means_[i]) @ self.encoders_[i]
 
-    def _decode(self, z, i):
+    def _decode_view(self, z, i):
         return z @ self.decoders_[i].T + self.means_[i]
 
-    def _reconstruct_views(self, views):
-        return [self._decode(self._encode(x, i), i) for i, x in enumerate(views)]
+    def _encode_views(self, views):
+        return [self._encode_view(x, i) for i, x in enumerate(views)]
 
     def transform(self, X, view=None):
         """Codes of the views, ``W_i^T (x_i - mean_i)``.
@@ -107,68 +107,13 @@ class _LinearViews(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         check_is_fitted(self)
         if view is not None:
             i, arr, index = self._check_one(X, view)
-            return self._single_output(self._encode(arr, i), index,
+            return self._single_output(self._encode_view(arr, i), index,
                                        isinstance(X, pd.DataFrame), self._concept_names())
         mv = self._check_multi(X)
-        codes = [self._encode(v, i) for i, v in enumerate(mv.views)]
+        codes = [self._encode_view(v, i) for i, v in enumerate(mv.views)]
         if self._pandas_output():
             mv.form = "frame"
         return mv.mirror(codes, self._concept_names())
-
-    def inverse_transform(self, Z, view=None):
-        """Decode codes back into the views, ``V_i z + mean_i``.
-
-        Parameters
-        ----------
-        Z : ndarray of shape (n_samples, n_components) when ``view`` is given, else one code
-            array per view (list, tuple or frame, as :meth:`transform` returns them)
-        view : int or view name, default=None
-
-        Returns
-        -------
-        X_hat : the decoded view(s), in the form of ``Z``.
-        """
-        check_is_fitted(self)
-        if view is not None:
-            i = resolve_view(view, self.view_names_)
-            arr, index = check_single_view(Z, view_name=f"codes of view {self.view_names_[i]!r}",
-                                           n_features=self.n_concepts_)
-            return self._single_output(self._decode(arr, i), index,
-                                       isinstance(Z, pd.DataFrame),
-                                       self.feature_names_per_view_[i])
-        mv = check_views(Z, view_names=None if isinstance(Z, pd.DataFrame) else self.view_names_,
-                         expected_widths=[self.n_concepts_] * self.n_views_)
-        outs = [self._decode(z, i) for i, z in enumerate(mv.views)]
-        return mv.mirror(outs, self.feature_names_per_view_)
-
-    def translate(self, X, source, target):
-        """Translate view ``source`` into view ``target``: ``D_target(E_source(x))``.
-
-        Parameters
-        ----------
-        X : the source view's 2-D data, or a multi-view input (its source view is used)
-        source, target : int or view name
-
-        Returns
-        -------
-        X_target : ndarray of shape (n_samples, n_features of target)
-            A DataFrame when ``X`` is one.
-        """
-        check_is_fitted(self)
-        s = resolve_view(source, self.view_names_)
-        t = resolve_view(target, self.view_names_)
-        is_multi = isinstance(X, (list, tuple)) or (
-            isinstance(X, pd.DataFrame) and isinstance(X.columns, pd.MultiIndex))
-        if is_multi:
-            mv = self._check_multi(X)
-            arr, index, like_frame = mv.views[s], mv.index, mv.form == "frame"
-        else:
-            s, arr, index = self._check_one(X, source, what="translate")
-            like_frame = isinstance(X, pd.DataFrame)
-        out = self._decode(self._encode(arr, s), t)
-        if like_frame:
-            return pd.DataFrame(out, index=index, columns=self.feature_names_per_view_[t])
-        return out
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

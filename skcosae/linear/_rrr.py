@@ -159,7 +159,7 @@ class ReducedRankRegression(_LinearViews):
         scores = []
         for s, t in ((0, 1), (1, 0)):
             target = mv.views[t]
-            estimate = self._decode(self._encode(mv.views[s], s), t)
+            estimate = self._decode_view(self._encode_view(mv.views[s], s), t)
             total = ((target - target.mean(0)) ** 2).sum()
             scores.append(1.0 - ((target - estimate) ** 2).sum() / max(total, 1e-300))
         return float(np.mean(scores))
