@@ -137,18 +137,22 @@ def test_sparse_code_product_matches_the_dense_product_and_its_gradients():
     assert sparse_code_product(torch.zeros(0, 64, dtype=torch.float64), W).shape == (0, 12)
 
 
-def test_cpu_training_step_with_sparse_decoding_equals_the_dense_step(monkeypatch):
+def test_cpu_training_step_with_sparse_products_equals_the_dense_step(monkeypatch):
     import skcosae.backend.sae as sae_module
 
-    x = torch.randn(256, 32, generator=torch.Generator().manual_seed(1))
+    x0 = torch.randn(256, 32, generator=torch.Generator().manual_seed(1))
     grads = {}
     for label, max_density in (("sparse", 1.0), ("dense", 0.0)):
-        monkeypatch.setattr(sae_module, "SPARSE_DECODE_MAX_DENSITY", max_density)
+        monkeypatch.setattr(sae_module, "SPARSE_CODES_MAX_DENSITY", max_density)
         sae = BatchTopKSAE(32, 128, 4, generator=torch.Generator().manual_seed(2))
-        sae.init_decoder_bias([x])
+        sae.init_decoder_bias([x0])
+        # The input needs a gradient too when it is itself decoded (the cycle term).
+        x = x0.clone().requires_grad_()
         z = sae.encode(x, training=True)
-        ((x - sae.decode(z)) ** 2).sum(1).mean().backward()
+        assert int((z != 0).sum()) == 4 * 256
+        ((x0 - sae.decode(z)) ** 2).sum(1).mean().backward()
         grads[label] = {name: p.grad.clone() for name, p in sae.named_parameters()}
+        grads[label]["input"] = x.grad.clone()
     for name, grad in grads["dense"].items():
         # float32, sums of at most 256 rows: 1e-5 relative is rounding, not a wrong gradient
         np.testing.assert_allclose(grads["sparse"][name], grad, rtol=1e-5, atol=1e-6,

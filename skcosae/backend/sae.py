@@ -19,11 +19,13 @@ import warnings
 import torch
 from torch import nn
 
-__all__ = ["BatchTopKSAE", "CrossCoder", "DenseLinearAE", "batch_top_k", "sparse_code_product"]
+__all__ = ["BatchTopKSAE", "CrossCoder", "DenseLinearAE", "batch_top_k", "batch_top_k_mask",
+           "sparse_code_product"]
 
-# A CPU decode multiplies only the active codes when at most this share of them is active:
-# at k / m = 1/64 it is about 2x cheaper than the dense product, forward and backward.
-SPARSE_DECODE_MAX_DENSITY = 1 / 16
+# On CPU, products with the codes (the decode, the encoder's backward pass) go through the
+# active entries only when at most this share of them is active (k / m); at k / m = 1/64
+# they are about 2x cheaper than dense products.
+SPARSE_CODES_MAX_DENSITY = 1 / 16
 
 
 class _SparseCodeProduct(torch.autograd.Function):
@@ -64,13 +66,13 @@ def sparse_code_product(z, W):
     return _SparseCodeProduct.apply(z, W)
 
 
-def batch_top_k(activations, k, lower_bound=None):
-    """Keep the ``k * B`` largest entries of a (B, m) batch of activations.
+def batch_top_k_mask(activations, k, lower_bound=None):
+    """Mask of the ``k * B`` largest entries of a (B, m) batch, and the smallest kept value.
 
     ``activations`` may be pre-activations: only positive entries are ever kept, so the
-    ReLU need not be applied first. Returns the sparse codes and the smallest kept value.
-    The cut is found with ``kthvalue`` (a selection, about 3x cheaper than ``topk`` on CPU
-    for a batch of 1024 x 2048), and entries tied with it are kept.
+    ReLU need not be applied first. The cut is found with ``kthvalue`` (a selection, about
+    3x cheaper than ``topk`` on CPU for a batch of 1024 x 2048), and entries tied with it
+    are kept.
 
     ``lower_bound`` (e.g. the previous batches' cut, lowered) only makes it faster: when at
     least ``k * B`` entries exceed it, the cut lies among them and the selection runs on
@@ -88,8 +90,53 @@ def batch_top_k(activations, k, lower_bound=None):
         # Fewer positive activations than k * B: every positive one is kept.
         positive = flat[flat > 0]
         cut = positive.min() if positive.numel() else cut
-        return activations * (activations > 0), cut
-    return activations * (activations >= cut), cut
+        return activations.detach() > 0, cut
+    return activations.detach() >= cut, cut
+
+
+def batch_top_k(activations, k, lower_bound=None):
+    """Keep the ``k * B`` largest entries of a (B, m) batch: the codes and the smallest kept.
+
+    See :func:`batch_top_k_mask`; the codes are ``activations`` where the mask is set.
+    """
+    mask, cut = batch_top_k_mask(activations, k, lower_bound)
+    return activations * mask, cut
+
+
+class _ActiveEncoderProduct(torch.autograd.Function):
+    """``mask * (x @ W.T + bias)`` from a precomputed product, differentiated at the mask only.
+
+    Forward reuses ``pre`` (computed without gradient); backward multiplies only the masked
+    entries of the incoming gradient (sparse CSR products), which is the whole gradient:
+    outside the mask the codes are constant zero.
+    """
+
+    @staticmethod
+    def forward(ctx, x, W, bias, pre, mask):
+        rows, cols = mask.nonzero(as_tuple=True)
+        ctx.save_for_backward(x, W, rows, cols)
+        ctx.shape = mask.shape
+        return pre * mask
+
+    @staticmethod
+    def backward(ctx, grad_codes):
+        x, W, rows, cols = ctx.saved_tensors
+        n, m = ctx.shape
+        values = grad_codes[rows, cols]
+        crow = torch.zeros(n + 1, dtype=torch.long, device=values.device)
+        crow[1:] = torch.cumsum(torch.bincount(rows, minlength=n), 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch's "CSR is beta" notice
+            grad_pre = torch.sparse_csr_tensor(crow, cols, values, size=(n, m))
+        grad_x = grad_W = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_x = grad_pre @ W.detach()
+        if ctx.needs_input_grad[1]:
+            grad_W = grad_pre.t() @ x.detach()
+        if ctx.needs_input_grad[2]:
+            grad_bias = torch.zeros(m, dtype=values.dtype, device=values.device)
+            grad_bias.index_add_(0, cols, values)
+        return grad_x, grad_W, grad_bias, None, None
 
 
 def _encoder_product(x, W_enc, b_dec, b_enc=None):
@@ -131,20 +178,37 @@ class _TopKDictionary(nn.Module):
         for b, x in zip(self.b_dec, views):
             b.copy_(x.mean(0).to(b))
 
+    def _sparse_on(self, x):
+        """Whether products with the codes go through their active entries only (CPU)."""
+        return x.device.type == "cpu" and self.k <= SPARSE_CODES_MAX_DENSITY * self.m
+
+    def _training_mask(self, pre):
+        """The batch's BatchTopK mask; updates the inference threshold and dead tracking."""
+        # Half the running cut is a safe bound for the selection: batch cuts vary far less.
+        bound = None if torch.isnan(self.threshold) else 0.5 * self.threshold
+        mask, smallest = batch_top_k_mask(pre, self.k, lower_bound=bound)
+        with torch.no_grad():
+            if torch.isnan(self.threshold):
+                self.threshold.copy_(smallest)
+            else:
+                self.threshold.lerp_(smallest, 1.0 - self.threshold_momentum)
+            self.steps_since_fired.add_(1).masked_fill_(mask.any(0), 0)
+        return mask
+
+    def _encode_one(self, x, view, training):
+        W, b_dec = self.W_enc[view], self.b_dec[view]
+        if training and self._sparse_on(x):
+            bias = self.b_enc - b_dec @ W.T
+            with torch.no_grad():
+                pre = torch.addmm(bias, x, W.T)
+            mask = self._training_mask(pre)
+            return _ActiveEncoderProduct.apply(x, W, bias, pre, mask)
+        return self._sparsify(_encoder_product(x, W, b_dec, self.b_enc), training)
+
     def _sparsify(self, pre, training):
         """Sparse codes from pre-activations (the ReLU is implied: only positives are kept)."""
         if training:
-            # Half the running cut is a safe bound for the selection: batch cuts vary far less.
-            bound = None if torch.isnan(self.threshold) else 0.5 * self.threshold
-            codes, smallest = batch_top_k(pre, self.k, lower_bound=bound)
-            with torch.no_grad():
-                if torch.isnan(self.threshold):
-                    self.threshold.copy_(smallest)
-                else:
-                    self.threshold.lerp_(smallest, 1.0 - self.threshold_momentum)
-                fired = (codes > 0).any(0)
-                self.steps_since_fired.add_(1).masked_fill_(fired, 0)
-            return codes
+            return pre * self._training_mask(pre)
         if torch.isnan(self.threshold):
             k_row = max(1, int(round(self.k)))
             top = torch.topk(torch.relu(pre), min(k_row, pre.shape[1]), dim=1)
@@ -171,7 +235,7 @@ class _TopKDictionary(nn.Module):
 
     def decode(self, z, view=0):
         W = self.W_dec[view]
-        if z.device.type == "cpu" and z.dim() == 2 and self.k <= SPARSE_DECODE_MAX_DENSITY * self.m:
+        if z.dim() == 2 and self._sparse_on(z):
             return sparse_code_product(z, W) + self.b_dec[view]
         return z @ W.T + self.b_dec[view]
 
@@ -182,7 +246,8 @@ class _TopKDictionary(nn.Module):
         if n_dead == 0:
             return z.sum() * 0.0
         residual = (x - self.decode(z, view)).detach()
-        pre = torch.relu(self._pre(x, view))[:, dead]
+        pre = torch.relu(_encoder_product(x, self.W_enc[view][dead], self.b_dec[view],
+                                          self.b_enc[dead]))
         k_aux = min(n_dead, k_aux or max(1, x.shape[1] // 2))
         top = torch.topk(pre, k_aux, dim=1)
         aux_codes = torch.zeros_like(pre).scatter(1, top.indices, top.values)
@@ -198,11 +263,8 @@ class BatchTopKSAE(_TopKDictionary):
         self.d = int(d)
         self._init_dictionary([d], m, k, generator, threshold_momentum)
 
-    def _pre(self, x, view=0):
-        return _encoder_product(x, self.W_enc[0], self.b_dec[0], self.b_enc)
-
     def encode(self, x, training=False, view=0):
-        return self._sparsify(self._pre(x), training)
+        return self._encode_one(x, 0, training)
 
     @property
     def dictionary(self):
@@ -222,16 +284,13 @@ class CrossCoder(_TopKDictionary):
         self.widths = [int(d) for d in widths]
         self._init_dictionary(self.widths, m, k, generator, threshold_momentum)
 
-    def _pre(self, x, view=0):
-        return _encoder_product(x, self.W_enc[view], self.b_dec[view], self.b_enc)
-
     def encode_shared(self, xs, training=False):
         pre = sum(_encoder_product(x, W, b) for x, W, b in zip(xs, self.W_enc, self.b_dec))
         pre = pre + self.b_enc
         return self._sparsify(pre, training)
 
     def encode(self, x, training=False, view=0):
-        return self._sparsify(self._pre(x, view), training)
+        return self._encode_one(x, view, training)
 
 
 class DenseLinearAE(nn.Module):
