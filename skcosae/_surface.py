@@ -24,7 +24,8 @@ class MultiViewSurfaceMixin:
 
     Put it first among the bases (its ``set_output`` replaces scikit-learn's). A subclass
     sets ``view_names_``, ``view_sizes_``, ``n_views_``, ``n_concepts_`` and
-    ``feature_names_per_view_`` in ``fit`` and implements, on numpy arrays:
+    ``feature_names_per_view_`` in ``fit`` and implements, on numpy arrays (``transform``,
+    ``inverse_transform`` and ``translate`` are built on them):
 
     - ``_encode_views(views)``: the list of every view's codes;
     - ``_encode_view(x, i)``: the codes of view ``i`` alone;
@@ -88,6 +89,33 @@ class MultiViewSurfaceMixin:
 
     def _reconstruct_views(self, views):
         return [self._decode_view(z, i) for i, z in enumerate(self._encode_views(views))]
+
+    def transform(self, X, view=None):
+        """Codes of the views, each view through its own encoder.
+
+        Parameters
+        ----------
+        X : multi-view input, or one view's 2-D data when ``view`` is given
+        view : int or view name, default=None
+            Encode only this view.
+
+        Returns
+        -------
+        codes : list of ndarray of shape (n_samples, n_concepts_), in the form of ``X``
+            (a frame with (view, concept) columns for frame input); one array when ``view``
+            is given.
+        """
+        check_is_fitted(self)
+        if view is not None:
+            self._needs_all_views(f"transform(X, view={view!r})")
+            i, arr, index = self._check_one(X, view)
+            return self._single_output(self._encode_view(arr, i), index,
+                                       isinstance(X, pd.DataFrame), self._concept_names())
+        mv = self._check_multi(X)
+        codes = self._encode_views(mv.views)
+        if self._pandas_output():
+            mv.form = "frame"
+        return mv.mirror(codes, self._concept_names())
 
     def inverse_transform(self, Z, view=None):
         """Decode codes back into the views.

@@ -498,34 +498,6 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
                 "the multi-view X; pass all views, or set crosscoder_mode='standalone'."
             )
 
-    def transform(self, X, view=None):
-        """Sparse codes of the views.
-
-        Parameters
-        ----------
-        X : multi-view input, or one view's 2-D data when ``view`` is given
-        view : int or view name, default=None
-            Encode only this view.
-
-        Returns
-        -------
-        codes : list of ndarray of shape (n_samples, n_concepts), in the form of ``X``
-            (a frame with (view, concept) columns for frame input); one array when ``view``
-            is given.
-        """
-        check_is_fitted(self)
-        if view is not None:
-            self._needs_all_views(f"transform(X, view={view!r})")
-            i, arr, index = self._check_one(X, view)
-            codes = self._encode_view(arr, i)
-            return self._single_output(codes, index, isinstance(X, pd.DataFrame),
-                                       self._concept_names())
-        mv = self._check_multi(X)
-        codes = self._encode_views(mv.views)
-        if self._pandas_output():
-            mv.form = "frame"
-        return mv.mirror(codes, self._concept_names())
-
     @property
     def dictionaries_(self):
         """One (n_concepts, d_i) array per view: row c is concept c's decoder atom."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
@@ -88,32 +87,6 @@ class _LinearViews(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
 
     def _encode_views(self, views):
         return [self._encode_view(x, i) for i, x in enumerate(views)]
-
-    def transform(self, X, view=None):
-        """Codes of the views, ``W_i^T (x_i - mean_i)``.
-
-        Parameters
-        ----------
-        X : multi-view input, or one view's 2-D data when ``view`` is given
-        view : int or view name, default=None
-            Encode only this view.
-
-        Returns
-        -------
-        codes : list of ndarray of shape (n_samples, n_components), in the form of ``X``
-            (a frame with (view, concept) columns for frame input); one array when ``view``
-            is given.
-        """
-        check_is_fitted(self)
-        if view is not None:
-            i, arr, index = self._check_one(X, view)
-            return self._single_output(self._encode_view(arr, i), index,
-                                       isinstance(X, pd.DataFrame), self._concept_names())
-        mv = self._check_multi(X)
-        codes = [self._encode_view(v, i) for i, v in enumerate(mv.views)]
-        if self._pandas_output():
-            mv.form = "frame"
-        return mv.mirror(codes, self._concept_names())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
