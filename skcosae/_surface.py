@@ -101,7 +101,7 @@ class MultiViewSurfaceMixin:
 
         Returns
         -------
-        codes : list of ndarray of shape (n_samples, n_concepts_), in the form of ``X``
+        codes : list of ndarray of shape (n_samples, n_concepts), in the form of ``X``
             (a frame with (view, concept) columns for frame input); one array when ``view``
             is given.
         """
