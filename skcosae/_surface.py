@@ -14,9 +14,13 @@ from sklearn.utils.validation import check_is_fitted
 from ._views import check_single_view, check_views, resolve_view
 
 
+def _is_view_frame(X):
+    """A DataFrame with (view, feature) columns, i.e. several views at once."""
+    return isinstance(X, pd.DataFrame) and isinstance(X.columns, pd.MultiIndex)
+
+
 def _is_multi_view(X):
-    return isinstance(X, (list, tuple)) or (
-        isinstance(X, pd.DataFrame) and isinstance(X.columns, pd.MultiIndex))
+    return isinstance(X, (list, tuple)) or _is_view_frame(X)
 
 
 class MultiViewSurfaceMixin:
@@ -27,9 +31,10 @@ class MultiViewSurfaceMixin:
     ``feature_names_per_view_`` in ``fit`` and implements, on numpy arrays (``transform``,
     ``inverse_transform`` and ``translate`` are built on them):
 
-    - ``_encode_views(views)``: the list of every view's codes;
     - ``_encode_view(x, i)``: the codes of view ``i`` alone;
-    - ``_decode_view(z, i)``: codes decoded into view ``i``.
+    - ``_decode_view(z, i)``: codes decoded into view ``i``;
+    - optionally ``_encode_views(views)``, the list of every view's codes, when they are not
+      each view's own (a crosscoder's shared code).
 
     ``_needs_all_views(what)`` may refuse a single-view call (a crosscoder's shared code).
     """
@@ -70,7 +75,7 @@ class MultiViewSurfaceMixin:
 
     def _check_one(self, X, view, what="transform"):
         i = resolve_view(view, self.view_names_)
-        if isinstance(X, pd.DataFrame) and isinstance(X.columns, pd.MultiIndex):
+        if _is_view_frame(X):
             raise ValueError(
                 f"{what}(X, view={view!r}) takes one view's data; got a multi-view frame. "
                 f"Pass X[{self.view_names_[i]!r}] or call {what}(X) for every view."
@@ -86,6 +91,9 @@ class MultiViewSurfaceMixin:
 
     def _needs_all_views(self, what):
         """Raise when ``what`` cannot work from one view alone (nothing to refuse here)."""
+
+    def _encode_views(self, views):
+        return [self._encode_view(x, i) for i, x in enumerate(views)]
 
     def _reconstruct_views(self, views):
         return [self._decode_view(z, i) for i, z in enumerate(self._encode_views(views))]

@@ -483,7 +483,7 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         if mode == "shared":
             shared = self._run(lambda *xs: self.model_.encode_shared(list(xs)), views)
             return [shared] * len(views)
-        return [self._encode_view(v, i) for i, v in enumerate(views)]
+        return super()._encode_views(views)
 
     def _encode_view(self, x, i):
         return self._run(lambda v: self.model_.encode(v, i), [x])

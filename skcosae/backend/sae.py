@@ -28,14 +28,21 @@ __all__ = ["BatchTopKSAE", "CrossCoder", "DenseLinearAE", "batch_top_k", "batch_
 SPARSE_CODES_MAX_DENSITY = 1 / 16
 
 
+def _csr(make):
+    """``make()``, a CSR tensor, without torch's notice that its sparse CSR layout is beta.
+
+    The CSR operations used here are checked against the dense products in the backend's
+    tests.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return make()
+
+
 class _SparseCodeProduct(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z, W):
-        with warnings.catch_warnings():
-            # torch flags its sparse CSR layout as beta; the three operations used here are
-            # checked against the dense product in the backend's tests.
-            warnings.simplefilter("ignore", UserWarning)
-            codes = z.detach().to_sparse_csr()
+        codes = _csr(z.detach().to_sparse_csr)
         ctx.codes = codes
         ctx.save_for_backward(W)
         return codes @ W.detach().T
@@ -125,9 +132,7 @@ class _ActiveEncoderProduct(torch.autograd.Function):
         values = grad_codes[rows, cols]
         crow = torch.zeros(n + 1, dtype=torch.long, device=values.device)
         crow[1:] = torch.cumsum(torch.bincount(rows, minlength=n), 0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # torch's "CSR is beta" notice
-            grad_pre = torch.sparse_csr_tensor(crow, cols, values, size=(n, m))
+        grad_pre = _csr(lambda: torch.sparse_csr_tensor(crow, cols, values, size=(n, m)))
         grad_x = grad_W = grad_bias = None
         if ctx.needs_input_grad[0]:
             grad_x = grad_pre @ W.detach()
@@ -139,16 +144,20 @@ class _ActiveEncoderProduct(torch.autograd.Function):
         return grad_x, grad_W, grad_bias, None, None
 
 
-def _encoder_product(x, W_enc, b_dec, b_enc=None):
-    """``(x - b_dec) @ W_enc.T + b_enc``, with the decoder bias applied to ``W_enc`` instead.
+def _encoder_bias(W_enc, b_dec, b_enc=None):
+    """``b_enc - W_enc b_dec``: the decoder bias moved through the encoder weights.
 
-    Same value; the backward pass then needs no (n, m) x (m, d) product for the gradient of
-    ``b_dec``, one of the five large products of a training step.
+    ``(x - b_dec) @ W_enc.T + b_enc == x @ W_enc.T + bias`` with this bias; the backward pass
+    then needs no (n, m) x (m, d) product for the gradient of ``b_dec``, one of the five
+    large products of a training step.
     """
     bias = -(b_dec @ W_enc.T)
-    if b_enc is not None:
-        bias = bias + b_enc
-    return torch.addmm(bias, x, W_enc.T)
+    return bias if b_enc is None else bias + b_enc
+
+
+def _encoder_product(x, W_enc, b_dec, b_enc=None):
+    """``(x - b_dec) @ W_enc.T + b_enc``, computed as ``x @ W_enc.T + _encoder_bias(...)``."""
+    return torch.addmm(_encoder_bias(W_enc, b_dec, b_enc), x, W_enc.T)
 
 
 class _TopKDictionary(nn.Module):
@@ -198,7 +207,7 @@ class _TopKDictionary(nn.Module):
     def _encode_one(self, x, view, training):
         W, b_dec = self.W_enc[view], self.b_dec[view]
         if training and self._sparse_on(x):
-            bias = self.b_enc - b_dec @ W.T
+            bias = _encoder_bias(W, b_dec, self.b_enc)
             with torch.no_grad():
                 pre = torch.addmm(bias, x, W.T)
             mask = self._training_mask(pre)

@@ -85,9 +85,6 @@ class _LinearViews(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
     def _decode_view(self, z, i):
         return z @ self.decoders_[i].T + self.means_[i]
 
-    def _encode_views(self, views):
-        return [self._encode_view(x, i) for i, x in enumerate(views)]
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
