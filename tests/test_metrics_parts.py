@@ -239,3 +239,17 @@ def test_tasks_are_drawn_reproducibly():
     assert all(len(set(t)) == 4 for t in a.scr)
     assert draw_tasks(3, np.random.default_rng(0), n_unlearning=1, n_tpp=1, tpp_size=None,
                       n_scr=2).scr == []
+
+
+def test_parameter_defaults_match_intervencha_reports_signature():
+    # check_params fills missing parameters from DEFAULTS (the scorers rely on it); they
+    # must be the defaults a direct call to intervencha_report gets.
+    import inspect
+
+    from skcosae.metrics import intervencha_report
+    from skcosae.metrics._protocol import DEFAULTS
+
+    signature = inspect.signature(intervencha_report).parameters
+    expected = {name: p.default for name, p in signature.items()
+                if name not in ("estimator", "X", "y")}
+    assert DEFAULTS == expected
