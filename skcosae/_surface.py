@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
-from ._views import check_single_view, check_views, resolve_view
+from ._views import (
+    LazyView,
+    check_single_view,
+    check_views,
+    chunk_rows,
+    resolve_view,
+    scan_view,
+)
 
 
 def _is_view_frame(X):
@@ -37,7 +45,13 @@ class MultiViewSurfaceMixin:
       each view's own (a crosscoder's shared code).
 
     ``_needs_all_views(what)`` may refuse a single-view call (a crosscoder's shared code).
+
+    An estimator that sets ``_streams_input = True`` receives views as
+    :class:`~skcosae._views.LazyView` (read in row chunks, float32 kept) and codes that may be
+    scipy.sparse CSR matrices; the others receive float64 arrays.
     """
+
+    _streams_input = False
 
     def set_output(self, *, transform=None):
         """Output container of :meth:`transform`: ``"default"`` (mirror the input) or ``"pandas"``.
@@ -71,7 +85,7 @@ class MultiViewSurfaceMixin:
         return check_views(X, view_sizes=self.view_sizes, view_names=self.view_names,
                            expected_widths=self.view_sizes_,
                            expected_view_names=self.view_names_,
-                           estimator_name=type(self).__name__)
+                           estimator_name=type(self).__name__, lazy=self._streams_input)
 
     def _check_one(self, X, view, what="transform"):
         i = resolve_view(view, self.view_names_)
@@ -81,13 +95,36 @@ class MultiViewSurfaceMixin:
                 f"Pass X[{self.view_names_[i]!r}] or call {what}(X) for every view."
             )
         arr, index = check_single_view(X, view_name=self.view_names_[i],
-                                       n_features=self.view_sizes_[i])
+                                       n_features=self.view_sizes_[i],
+                                       lazy=self._streams_input)
         return i, arr, index
 
     def _single_output(self, values, index, like_frame, columns):
         if like_frame or self._pandas_output():
+            if sp.issparse(values):
+                frame = pd.DataFrame.sparse.from_spmatrix(values, columns=columns)
+                if index is not None:
+                    frame.index = index
+                return frame
             return pd.DataFrame(values, index=index, columns=columns)
         return values
+
+    def _check_codes(self, Z):
+        """Codes for :meth:`inverse_transform`: one matrix per view, dense or sparse."""
+        if isinstance(Z, (list, tuple)) and any(sp.issparse(z) for z in Z):
+            if len(Z) != self.n_views_:
+                raise ValueError(
+                    f"The estimator was fitted on {self.n_views_} views; got {len(Z)} code "
+                    "matrices."
+                )
+            codes = [check_single_view(z, view_name=f"codes of view {name!r}",
+                                       n_features=self.n_concepts_, accept_sparse=True)[0]
+                     for name, z in zip(self.view_names_, Z)]
+            rows = {z.shape[0] for z in codes}
+            if len(rows) > 1:
+                raise ValueError(f"The code matrices have different row counts: {sorted(rows)}.")
+            return codes, type(Z)
+        return None, None
 
     def _needs_all_views(self, what):
         """Raise when ``what`` cannot work from one view alone (nothing to refuse here)."""
@@ -142,12 +179,17 @@ class MultiViewSurfaceMixin:
         if view is not None:
             i = resolve_view(view, self.view_names_)
             arr, index = check_single_view(Z, view_name=f"codes of view {self.view_names_[i]!r}",
-                                           n_features=self.n_concepts_)
+                                           n_features=self.n_concepts_,
+                                           accept_sparse=self._streams_input)
             return self._single_output(self._decode_view(arr, i), index,
                                        isinstance(Z, pd.DataFrame),
                                        self.feature_names_per_view_[i])
+        codes, container = self._check_codes(Z)
+        if codes is not None:
+            return container(self._decode_view(z, i) for i, z in enumerate(codes))
         mv = check_views(Z, view_names=None if isinstance(Z, pd.DataFrame) else self.view_names_,
-                         expected_widths=[self.n_concepts_] * self.n_views_)
+                         expected_widths=[self.n_concepts_] * self.n_views_,
+                         lazy=self._streams_input)
         outs = [self._decode_view(z, i) for i, z in enumerate(mv.views)]
         return mv.mirror(outs, self.feature_names_per_view_)
 
@@ -205,8 +247,16 @@ class MultiViewSurfaceMixin:
 
             return intervencha_score(self, X, y, aggregate="S_align")
         mv = self._check_multi(X)
-        scores = []
-        for x, x_hat in zip(mv.views, self._reconstruct_views(mv.views)):
-            total = ((x - x.mean(0)) ** 2).sum()
-            scores.append(1.0 - ((x - x_hat) ** 2).sum() / max(total, 1e-300))
-        return float(np.mean(scores))
+        views = [v if isinstance(v, LazyView) else LazyView(v, name)
+                 for v, name in zip(mv.views, mv.view_names)]
+        # Streamed: the spread of each view in one pass, then its errors chunk by chunk.
+        totals = [view.shape[0] * float(scan_view(view, "calling score")[1].sum())
+                  for view in views]
+        errors = np.zeros(len(views))
+        step = chunk_rows(max(sum(mv.view_sizes), getattr(self, "n_concepts_", 1)))
+        for start in range(0, mv.n_samples, step):
+            stop = min(start + step, mv.n_samples)
+            chunk = [view.rows(start, stop) for view in views]
+            for i, (x, x_hat) in enumerate(zip(chunk, self._reconstruct_views(chunk))):
+                errors[i] += float(((x - x_hat) ** 2).sum(dtype=np.float64))
+        return float(np.mean([1.0 - e / max(t, 1e-300) for e, t in zip(errors, totals)]))

@@ -24,17 +24,190 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 __all__ = [
+    "CHUNK_ROWS",
+    "LazyView",
     "MultiView",
     "as_frame",
     "check_views",
+    "chunk_rows",
     "check_single_view",
     "resolve_pair_mask",
     "resolve_view",
+    "scan_view",
     "split_columns",
 ]
+
+# Rows read at a time by the streaming passes (statistics, scoring): at most this many
+# values per chunk (4 MiB of float32), so that a pass's memory does not grow with the data.
+CHUNK_VALUES = 2**20
+CHUNK_ROWS = 8192
+
+
+def chunk_rows(width):
+    """Rows per chunk of a view of ``width`` features (at most :data:`CHUNK_ROWS`)."""
+    return max(64, min(CHUNK_ROWS, CHUNK_VALUES // max(int(width), 1)))
+
+
+def _float_dtype(dtype):
+    """The float dtype a view is computed in: float32 stays float32, the rest float64."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "c":
+        raise ValueError("Complex data not supported; pass real-valued features.")
+    if dtype.kind not in "fiub":
+        raise TypeError(f"must be numeric; got dtype {dtype}.")
+    return np.dtype(np.float32) if dtype in (np.float32, np.float16) else np.dtype(np.float64)
+
+
+def _is_lazy_array(X):
+    """Whether ``X`` can be read in row chunks as it is (shape, dtype and row slicing)."""
+    if isinstance(X, (pd.DataFrame, pd.Series, list, tuple)) or hasattr(X, "toarray"):
+        return False
+    shape, dtype = getattr(X, "shape", None), getattr(X, "dtype", None)
+    if shape is None or dtype is None or not hasattr(X, "__getitem__"):
+        return False
+    try:
+        np.dtype(dtype)
+    except TypeError:  # e.g. a torch dtype
+        return False
+    return True
+
+
+class LazyView:
+    """One view read in row chunks, never copied whole.
+
+    Wraps any array-like with ``shape``, ``dtype`` and row slicing (numpy arrays and
+    memmaps, h5py datasets, zarr arrays), optionally a block of its columns (a 2-D array
+    split by ``view_sizes``). Rows come back as C-contiguous arrays of :attr:`dtype`:
+    float32 stays float32, other real dtypes become float64.
+
+    Parameters
+    ----------
+    source : array-like of shape (n_samples, n_columns)
+    name : object
+        The view's name, used in error messages.
+    columns : slice, default=None
+        The view's columns of ``source`` (all when None).
+    """
+
+    def __init__(self, source, name, columns=None):
+        shape = tuple(source.shape)
+        if len(shape) != 2:
+            raise ValueError(
+                f"View {name!r} must be a 2-D array of shape (n_samples, n_features); got "
+                f"{len(shape)} dimension(s) with shape {shape}."
+            )
+        try:
+            self.dtype = _float_dtype(source.dtype)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"View {name!r}: {exc}") from None
+        self.source, self.name, self.columns = source, name, columns
+        width = shape[1] if columns is None else len(range(*columns.indices(shape[1])))
+        self.shape = (int(shape[0]), int(width))
+
+    def __len__(self):
+        return self.shape[0]
+
+    @property
+    def in_memory(self):
+        """Whether the rows already live in this process's memory (not a memmap or a file)."""
+        return isinstance(self.source, np.ndarray) and not isinstance(self.source, np.memmap)
+
+    @property
+    def nbytes(self):
+        return self.shape[0] * self.shape[1] * self.dtype.itemsize
+
+    def _convert(self, block, writable=True):
+        block = np.asarray(block)
+        if self.columns is not None:
+            block = block[:, self.columns]
+        block = np.ascontiguousarray(block, dtype=self.dtype)
+        if writable and not block.flags.writeable:
+            # A chunk of a read-only memmap: torch tensors need memory they could write.
+            block = block.copy()
+        return block
+
+    def rows(self, start, stop):
+        """Rows ``start:stop`` as a writable array of :attr:`dtype`."""
+        return self._convert(self.source[start:stop])
+
+    def take(self, index):
+        """Rows ``index`` (sorted, unique), read as few contiguous runs as possible."""
+        index = np.asarray(index, dtype=np.int64)
+        if len(index) == 0:
+            return np.empty((0, self.shape[1]), dtype=self.dtype)
+        breaks = np.flatnonzero(np.diff(index) != 1) + 1
+        starts = np.concatenate([[0], breaks])
+        stops = np.concatenate([breaks, [len(index)]])
+        if len(starts) == 1:
+            return self.rows(int(index[0]), int(index[-1]) + 1)
+        if isinstance(self.source, np.ndarray):
+            return self._convert(self.source[index])
+        return np.concatenate([self.rows(int(index[a]), int(index[b - 1]) + 1)
+                               for a, b in zip(starts, stops)])
+
+    def chunks(self, rows=None):
+        """``(start, rows)`` for consecutive row chunks (of :func:`chunk_rows` rows)."""
+        step = rows or chunk_rows(self.shape[1])
+        for start in range(0, self.shape[0], step):
+            yield start, self.rows(start, min(start + step, self.shape[0]))
+
+    def array(self):
+        """The whole view in memory (no copy for an in-memory array of its dtype), which
+        may be read-only."""
+        return self._convert(self.source[0:self.shape[0]], writable=False)
+
+
+def check_finite_rows(block, name, start, when):
+    """Raise a ValueError naming the view and the first bad rows if ``block`` has NaN/inf."""
+    finite = np.isfinite(block)
+    if finite.all():
+        return
+    bad = np.flatnonzero(~finite.all(axis=1))
+    raise ValueError(
+        f"View {name!r} contains NaN or infinity in {len(bad)} row(s) of rows "
+        f"{start}-{start + len(block) - 1} (first bad row: {start + int(bad[0])}); "
+        f"impute or drop them before {when}."
+    )
+
+
+def scan_view(view, when="fitting", rows=None):
+    """One streaming pass over a view: its feature means and variances, checking finiteness.
+
+    Chunks are combined with Chan et al.'s pairwise update, in float64, so that a large
+    mean does not cancel the variance.
+
+    Parameters
+    ----------
+    view : LazyView
+    when : str
+        Named in the error for NaN or infinity ("fitting", "transform", ...).
+
+    Returns
+    -------
+    mean, var : ndarray of shape (n_features,), float64
+        The biased (``ddof=0``) variance.
+    """
+    n = 0
+    mean = np.zeros(view.shape[1])
+    m2 = np.zeros(view.shape[1])
+    for start, block in view.chunks(rows):
+        check_finite_rows(block, view.name, start, when)
+        b = len(block)
+        block_mean = block.mean(0, dtype=np.float64)
+        # Deviations in the view's own dtype, squares summed in float64: one temporary of
+        # the chunk's size, however large the mean.
+        deviation = block - block_mean.astype(block.dtype)
+        block_m2 = np.square(deviation, out=deviation).sum(0, dtype=np.float64)
+        delta = block_mean - mean
+        total = n + b
+        mean = mean + delta * (b / total)
+        m2 = m2 + block_m2 + delta**2 * (n * b / total)
+        n = total
+    return mean, m2 / max(n, 1)
 
 
 @dataclass
@@ -92,12 +265,19 @@ class MultiView:
             return list(outputs)
         if self.form == "tuple":
             return tuple(outputs)
+        sparse = any(sp.issparse(out) for out in outputs)
         if self.form == "array":
-            return np.hstack(outputs)
+            return sp.hstack(outputs, format="csr") if sparse else np.hstack(outputs)
         columns = pd.MultiIndex.from_tuples(
             [(v, c) for v, names in zip(self.view_names, column_names) for c in names],
             names=["view", "feature"],
         )
+        if sparse:
+            frame = pd.DataFrame.sparse.from_spmatrix(sp.hstack(outputs, format="csr"),
+                                                      columns=columns)
+            if self.index is not None:
+                frame.index = self.index
+            return frame
         return pd.DataFrame(np.hstack(outputs), index=self.index, columns=columns)
 
 
@@ -111,6 +291,8 @@ def _as_float_array(X, what, dtype, allow_nan=False):
         raise ValueError(f"{what} could not be converted to an array: {exc}") from exc
     if arr.dtype.kind == "c":
         raise ValueError(f"{what}: Complex data not supported; pass real-valued features.")
+    if dtype is None:  # keep float32, else float64
+        dtype = np.float32 if arr.dtype in (np.float32, np.float16) else np.float64
     if arr.dtype.kind in "OUSV":
         try:
             arr = arr.astype(dtype)
@@ -199,6 +381,7 @@ def check_views(
     dtype=np.float64,
     allow_nan=False,
     estimator_name="it",
+    lazy=False,
 ):
     """Validate multi-view input and return a :class:`MultiView`.
 
@@ -223,6 +406,11 @@ def check_views(
         Whether NaN/inf are let through.
     estimator_name : str, default="it"
         Named in the error for a 2-D array of the wrong width.
+    lazy : bool, default=False
+        Return each view as a :class:`LazyView` (read in row chunks, never copied; float32
+        stays float32) instead of an array. Shapes, dtypes and widths are checked here;
+        NaN and infinity are left to the streaming passes (:func:`scan_view`,
+        :func:`check_finite_rows`), and ``dtype`` is ignored.
 
     Returns
     -------
@@ -249,9 +437,27 @@ def check_views(
                 feature_names[i] = [str(c) for c in b.columns]
                 if index is None:
                     index = b.index
+    elif view_sizes is not None and lazy and _streamable(X):
+        form = "array"
+        if len(X.shape) != 2:
+            raise ValueError(
+                f"X must be a 2-D array of shape (n_samples, n_features); got shape {X.shape}."
+            )
+        if expected_widths is not None and X.shape[1] != sum(expected_widths):
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {estimator_name} is expecting "
+                f"{sum(expected_widths)} features as input (views of widths "
+                f"{list(expected_widths)})."
+            )
+        sizes = split_columns(X.shape[1], view_sizes)
+        edges = np.cumsum([0] + sizes)
+        blocks = [(X, slice(int(a), int(b))) for a, b in zip(edges[:-1], edges[1:])]
+        feature_names = [None] * len(blocks)
     elif view_sizes is not None:
         form = "array"
-        arr = _as_float_array(X, "X", dtype, allow_nan)
+        # Lazy views keep float32 and leave NaN to the streaming passes.
+        arr = (_as_float_array(X, "X", None, allow_nan=True) if lazy
+               else _as_float_array(X, "X", dtype, allow_nan))
         if expected_widths is not None and arr.shape[1] != sum(expected_widths):
             raise ValueError(
                 f"X has {arr.shape[1]} features, but {estimator_name} is expecting "
@@ -289,7 +495,10 @@ def check_views(
 
     views = []
     for name, b in zip(view_names, blocks):
-        views.append(_as_float_array(b, f"View {name!r}", dtype, allow_nan))
+        if lazy:
+            views.append(_lazy_view(b, name))
+        else:
+            views.append(_as_float_array(b, f"View {name!r}", dtype, allow_nan))
     n_rows = [v.shape[0] for v in views]
     if len(set(n_rows)) > 1:
         detail = ", ".join(f"view {n!r}: {r}" for n, r in zip(view_names, n_rows))
@@ -328,10 +537,32 @@ def check_views(
     )
 
 
-def check_single_view(X, *, view_name, n_features=None, dtype=np.float64, allow_nan=False):
+def _streamable(X):
+    """Whether ``X`` can be wrapped as it is: a 2-D, non-empty array-like of real numbers."""
+    if not _is_lazy_array(X):
+        return False
+    shape = tuple(X.shape)
+    return (np.dtype(X.dtype).kind in "fiub" and len(shape) == 2
+            and shape[0] > 0 and shape[1] > 0)
+
+
+def _lazy_view(block, name):
+    """A :class:`LazyView` of one block: array-likes as they are, the rest through numpy."""
+    if isinstance(block, tuple):  # (2-D source, column slice) of an array split by view_sizes
+        return LazyView(block[0], name, columns=block[1])
+    if _streamable(block):
+        return LazyView(block, name)
+    # Anything else is in memory already: check it as a dense array, float32 kept.
+    return LazyView(_as_float_array(block, f"View {name!r}", None, allow_nan=True), name)
+
+
+def check_single_view(X, *, view_name, n_features=None, dtype=np.float64, allow_nan=False,
+                      lazy=False, accept_sparse=False):
     """Validate one view's data (e.g. the source of :meth:`translate`).
 
-    Returns the float array and the frame index (or None).
+    With ``lazy``, the data come back as a :class:`LazyView` (NaN and infinity are left to
+    the streaming passes); with ``accept_sparse``, a scipy.sparse matrix (codes) comes back
+    as CSR, its float dtype kept. Returns the data and the frame index (or None).
     """
     index = X.index if isinstance(X, (pd.DataFrame, pd.Series)) else None
     if isinstance(X, pd.DataFrame) and isinstance(X.columns, pd.MultiIndex):
@@ -339,13 +570,31 @@ def check_single_view(X, *, view_name, n_features=None, dtype=np.float64, allow_
             f"View {view_name!r}: expected one view's columns, got a frame with "
             f"{X.columns.nlevels} column levels; select the view first (frame[{view_name!r}])."
         )
-    arr = _as_float_array(X, f"View {view_name!r}", dtype, allow_nan)
+    if accept_sparse and sp.issparse(X):
+        arr = _check_sparse(X, view_name, allow_nan)
+    elif lazy:
+        arr = _lazy_view(X, view_name)
+    else:
+        arr = _as_float_array(X, f"View {view_name!r}", dtype, allow_nan)
     if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(
             f"View {view_name!r} has {arr.shape[1]} features, but the estimator was "
             f"fitted with {n_features} features for this view."
         )
     return arr, index
+
+
+def _check_sparse(X, name, allow_nan=False):
+    """A scipy.sparse matrix as 2-D CSR of float32 or float64, checked like dense input."""
+    if X.ndim != 2:
+        raise ValueError(f"View {name!r} must be 2-D; got shape {X.shape}.")
+    X = X.tocsr()
+    dtype = _float_dtype(X.dtype)
+    if X.dtype != dtype:
+        X = X.astype(dtype)
+    if not allow_nan and not np.isfinite(X.data).all():
+        raise ValueError(f"View {name!r} contains NaN or infinity in its stored values.")
+    return X
 
 
 def resolve_view(view, view_names):

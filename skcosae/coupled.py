@@ -8,30 +8,44 @@ nothing of scikit-learn. The paper's baselines are configurations of the same es
 
 from __future__ import annotations
 
+import copy
+import difflib
+import hashlib
 import numbers
+import os
 import warnings
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._compat import Interval, StrOptions, fit_context, validate_parameter_constraints
 from ._surface import MultiViewSurfaceMixin
-from ._views import check_views, resolve_pair_mask
+from ._views import check_finite_rows, check_views, resolve_pair_mask, scan_view
+from .backend.plan import DEFAULTS, INSTANCE_LOSSES, LOSS_NAMES
 
 __all__ = ["CoupledSAE", "TrainingStoppedWarning", "make_baseline", "LOSS_NAMES"]
 
-LOSS_NAMES = ("rec", "trans", "cycle", "cc", "dist_trans", "dist_cc")
-INSTANCE_LOSSES = ("trans", "cc")
 COSAE_LOSSES = {"rec": 1.0, "trans": 1.0, "cc": 1.0, "dist_trans": 1.0, "dist_cc": 1.0}
 _ALLOWED_LOSSES = {
     "crosscoder": ("rec",),
     "usae": ("rec", "trans"),
 }
-_INFERENCE_CHUNK = 8192
+# Elements of one (rows, n_concepts) float32 block of codes at inference (64 MiB).
+_INFERENCE_ELEMENTS = 2**24
+# The streaming path's shuffle buffer with shuffle_buffer="auto", all views together.
+_AUTO_BUFFER_BYTES = 256 * 2**20
+# On the CPU, in-memory views of another dtype than float32 are copied to float32 for the
+# in-memory path only up to this size; larger ones stream.
+_IN_MEMORY_COPY_BYTES = 2**30
+# Parameters that do not change what a fit computes: a checkpoint written under other
+# values of these is resumed all the same.
+_NOT_IN_CHECKPOINT = ("max_epochs", "verbose", "checkpoint_dir", "device", "warm_start",
+                      "streaming", "sparse_output")
 
 
 class TrainingStoppedWarning(UserWarning):
@@ -39,7 +53,10 @@ class TrainingStoppedWarning(UserWarning):
 
 
 def resolve_losses(losses):
-    """Mapping loss name -> weight from a list of names, a mapping, or None (CoSAE recipe)."""
+    """Mapping loss name -> positive weight from a list of names, a mapping, or None.
+
+    None is the CoSAE recipe. Terms of weight 0 are dropped: a zero weight means no term.
+    """
     if losses is None:
         return dict(COSAE_LOSSES)
     if isinstance(losses, str):
@@ -56,7 +73,7 @@ def resolve_losses(losses):
     weights = {}
     for name, weight in items:
         if name not in LOSS_NAMES:
-            raise ValueError(f"Unknown loss {name!r}; the losses are {list(LOSS_NAMES)}.")
+            raise ValueError(_unknown_loss(name))
         if not isinstance(weight, numbers.Real) or isinstance(weight, bool):
             raise ValueError(f"The weight of loss {name!r} must be a number; got {weight!r}.")
         if not np.isfinite(weight) or weight < 0:
@@ -66,7 +83,14 @@ def resolve_losses(losses):
         weights[name] = float(weight)
     if not any(w > 0 for w in weights.values()):
         raise ValueError(f"losses={losses!r} has no term with a positive weight.")
-    return weights
+    # A weight of 0 is no loss at all: the term is neither computed nor checked.
+    return {name: w for name, w in weights.items() if w > 0}
+
+
+def _unknown_loss(name, prefix=""):
+    close = difflib.get_close_matches(str(name), LOSS_NAMES, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"Unknown loss {name!r}{prefix};{hint} the losses are {list(LOSS_NAMES)}."
 
 
 def _torch():
@@ -169,7 +193,7 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         Total width of the views.
     n_concepts_ : int
     losses_ : dict
-        The loss weights used.
+        The positive loss weights used (a term of weight 0 is left out: it is no term).
     pair_mask_ : ndarray of bool of shape (n_samples,)
         Rows used as pairs in the last fit.
     history_ : pandas.DataFrame
@@ -223,6 +247,8 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
     True
     """
 
+    _streams_input = True
+
     _parameter_constraints: dict = {
         "n_concepts": [Interval(numbers.Integral, 1, None, closed="left")],
         "k": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -238,6 +264,11 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         "aux_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "dead_steps": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_slices": [Interval(numbers.Integral, 1, None, closed="left")],
+        "sparse_output": ["boolean"],
+        "streaming": ["boolean", StrOptions({"auto"})],
+        "shuffle_buffer": [Interval(numbers.Integral, 1, None, closed="left"),
+                           StrOptions({"auto"})],
+        "checkpoint_dir": [str, os.PathLike, None],
         "device": [str, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -261,6 +292,10 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         aux_weight=1 / 32,
         dead_steps=200,
         n_slices=32,
+        sparse_output=False,
+        streaming="auto",
+        shuffle_buffer="auto",
+        checkpoint_dir=None,
         device="auto",
         random_state=None,
         verbose=0,
@@ -280,6 +315,10 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         self.aux_weight = aux_weight
         self.dead_steps = dead_steps
         self.n_slices = n_slices
+        self.sparse_output = sparse_output
+        self.streaming = streaming
+        self.shuffle_buffer = shuffle_buffer
+        self.checkpoint_dir = checkpoint_dir
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -287,18 +326,20 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
 
     # ------------------------------------------------------------------ parameters
     def set_params(self, **params):
-        """Set parameters, and one loss weight with ``losses__<name>=w`` (0 drops it)."""
+        """Set parameters, and one loss weight with ``losses__<name>=w`` (0 drops it).
+
+        A loss weight is checked at once: an unknown name or a weight that is not a
+        number >= 0 is an error here, not at :meth:`fit`.
+        """
         term_weights = {key[len("losses__"):]: params.pop(key)
                         for key in list(params) if key.startswith("losses__")}
         if term_weights:
-            weights = resolve_losses(params.get("losses", self.losses))
+            weights = dict(resolve_losses(params.get("losses", self.losses)))
             for name, weight in term_weights.items():
                 if name not in LOSS_NAMES:
-                    raise ValueError(
-                        f"Unknown loss {name!r} in losses__{name}; the losses are "
-                        f"{list(LOSS_NAMES)}."
-                    )
+                    raise ValueError(_unknown_loss(name, prefix=f" in losses__{name}"))
                 weights[name] = weight
+            resolve_losses(weights)
             params["losses"] = weights
         return super().set_params(**params)
 
@@ -309,7 +350,7 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
             if extra:
                 raise ValueError(
                     f"architecture={self.architecture!r} trains with {list(allowed)} only; "
-                    f"remove {extra} from losses."
+                    f"remove {extra} from losses (or set their weight to 0)."
                 )
         if self.k > self.n_concepts:
             raise ValueError(
@@ -317,14 +358,16 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
             )
 
     # ------------------------------------------------------------------ fitting
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, pair_mask=None):
         """Fit the coupled autoencoders.
 
         Parameters
         ----------
         X : list of array-like, DataFrame with (view, feature) columns, or 2-D array
-            The views; rows are data points. A 2-D array needs ``view_sizes``.
+            The views; rows are data points. A 2-D array needs ``view_sizes``. A view may
+            be any array-like with ``shape``, ``dtype`` and row slicing (numpy arrays and
+            memmaps, h5py datasets, zarr arrays): it is read in row chunks.
         y : ignored
             Present for scikit-learn's API (labels are used by :meth:`score`).
         pair_mask : None, float or array-like of bool of shape (n_samples,), default=None
@@ -335,7 +378,7 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         -------
         self : CoupledSAE
         """
-        return self._fit(X, pair_mask, max_epochs=self.max_epochs,
+        return self._fit(X, pair_mask, epochs=self.max_epochs,
                          continue_training=self.warm_start)
 
     def partial_fit(self, X, y=None, pair_mask=None):
@@ -351,22 +394,29 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         """
         if not hasattr(self, "model_"):
             self._validate_params()
-        return self._fit(X, pair_mask, max_epochs=1, continue_training=True)
+        return self._fit(X, pair_mask, epochs=1, continue_training=True)
 
-    def _fit(self, X, pair_mask, *, max_epochs, continue_training):
-        torch = _torch()
+    def _fit(self, X, pair_mask, *, epochs, continue_training):
+        from .backend.checkpoint import load_checkpoint
         from .backend.model import CoupledModel
+        from .backend.plan import TrainingPlan
         from .backend.train import train_coupled
 
         weights = resolve_losses(self.losses)
         self._check_configuration(weights)
-        previous = getattr(self, "view_sizes_", None) if continue_training else None
+        warm = continue_training and hasattr(self, "model_")
         mv = check_views(X, view_sizes=self.view_sizes, view_names=self.view_names,
-                         expected_widths=previous, estimator_name=type(self).__name__)
+                         expected_widths=self.view_sizes_ if warm else None,
+                         estimator_name=type(self).__name__, lazy=True)
+        if pair_mask is not None:
+            # The same check, and so the same message, as the constructor's parameter.
+            validate_parameter_constraints(
+                {"pair_mask": self._parameter_constraints["pair_mask"]},
+                {"pair_mask": pair_mask}, caller_name=f"{type(self).__name__}.fit")
         mask = resolve_pair_mask(
             self.pair_mask if pair_mask is None else pair_mask, mv.n_samples, self.random_state
         )
-        needs_pairs = sorted(n for n in INSTANCE_LOSSES if weights.get(n, 0) > 0)
+        needs_pairs = sorted(n for n in INSTANCE_LOSSES if n in weights)
         if self.architecture == "crosscoder":
             needs_pairs = ["crosscoder"]
         if needs_pairs and not mask.any():
@@ -374,54 +424,67 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
                 f"pair_mask marks no row as paired, but {needs_pairs} need pairs; pass a mask "
                 "with at least one True row, or drop those losses."
             )
+        # One streaming pass: NaN/inf are found before any weight moves, and the moments
+        # initialise the model.
+        moments = [scan_view(view, "fitting") for view in mv.views]
+        variances = [max(float(var.sum()), 1e-12) for _, var in moments]
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        warm = continue_training and hasattr(self, "model_")
+        device = self.device_ if warm else _resolve_device(self.device)
+        config = self._checkpoint_config(mv, mask, moments)
+
+        optimizer, resume = None, None
         if warm:
-            device = self.device_
-            model = self.model_
+            # Train a copy: an error mid-fit must leave the fitted model as it was. One
+            # deepcopy keeps the optimiser pointing at the copied parameters.
+            model, optimizer = copy.deepcopy((self.model_, self._optimizer))
+            resume = {"epochs": self.n_iter_, "history": self.history_.to_dict("records")}
+            total_epochs = self.n_iter_ + epochs
+            # A continued fit draws new batches: the same seed would replay the first epochs.
+            seed = (seed + 7919 * self.n_iter_) % np.iinfo(np.int32).max
         else:
-            device = _resolve_device(self.device)
             model = CoupledModel(mv.view_sizes, self.n_concepts, self.k, self.architecture,
                                  seed=seed)
-            self._optimizer = None
-            self.history_ = pd.DataFrame()
-            self.n_iter_ = 0
-        # A continued fit draws new batches: the same seed would replay the first epochs' order.
-        train_seed = (seed + 7919 * self.n_iter_) % np.iinfo(np.int32).max
-        views = [torch.as_tensor(v, dtype=torch.float32, device=device) for v in mv.views]
+            model.init_from_moments([m for m, _ in moments], [v for _, v in moments])
+            total_epochs = epochs
+            if self.checkpoint_dir is not None:
+                resume = load_checkpoint(self.checkpoint_dir)
+                if resume is not None:
+                    self._check_checkpoint(resume["config"], config)
         model = model.to(device)
-        if not warm:
-            model.init_from_data(views)
-            self._variances = [float(v.var(0, unbiased=False).sum().clamp_min(1e-12))
-                               for v in views]
+        plan = TrainingPlan(
+            views=self._training_views(mv, device),
+            pair_mask=mask, weights=weights, variances=variances, device=device,
+            max_epochs=total_epochs, batch_size=self.batch_size,
+            learning_rate=self.learning_rate, seed=seed, n_slices=self.n_slices,
+            aux_weight=self.aux_weight, dead_steps=self.dead_steps,
+            shuffle_rows=self._shuffle_rows(mv, device),
+            checkpoint_path=None if self.checkpoint_dir is None else os.fspath(self.checkpoint_dir),
+            checkpoint_config=config,
+        )
 
         progress = None
-        if self.verbose:
+        done = 0 if resume is None else int(resume.get("epochs", 0))
+        if self.verbose and total_epochs > done:
             from tqdm.auto import tqdm
 
-            progress = tqdm(total=max_epochs, desc="CoupledSAE", unit="epoch")
-
-        def on_epoch(epoch, row):
-            if progress is not None:
-                progress.update(1)
-                progress.set_postfix(loss=f"{row['total']:.4f}")
-
+            rows = int(mask.sum()) if self.architecture == "crosscoder" else mv.n_samples
+            progress = tqdm(total=(total_epochs - done) * rows, desc="CoupledSAE", unit="row",
+                            unit_scale=True, dynamic_ncols=True)
         try:
-            result = train_coupled(
-                model, views, mask, weights, max_epochs=max_epochs,
-                batch_size=self.batch_size, learning_rate=self.learning_rate, seed=train_seed,
-                n_slices=self.n_slices, aux_weight=self.aux_weight,
-                dead_steps=self.dead_steps, optimizer=getattr(self, "_optimizer", None),
-                callback=on_epoch, variances=self._variances,
-            )
+            result = train_coupled(model, plan, optimizer=optimizer, resume=resume,
+                                   progress=progress)
         finally:
             if progress is not None:
                 progress.close()
 
-        self.model_ = model.eval()
+        records = [] if resume is None else list(resume.get("history", []))
+        history = pd.DataFrame(records + result.history)
+        dead = self._dead_fraction(model, mv, device)
+        # Training produced a model: only now does the estimator change.
+        self.model_ = model
         self._optimizer = result.optimizer
         self.device_ = device
-        self.losses_ = weights
+        self.losses_ = dict(weights)
         self.pair_mask_ = mask
         self.n_views_ = mv.n_views
         self.view_names_ = list(mv.view_names)
@@ -429,51 +492,161 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         self.feature_names_per_view_ = [list(f) for f in mv.feature_names]
         self.n_features_in_ = int(sum(mv.view_sizes))
         self.n_concepts_ = int(self.n_concepts)
-        history = pd.DataFrame(result.history)
-        if len(history):
-            history["epoch"] += self.n_iter_
-        self.history_ = pd.concat([self.history_, history], ignore_index=True)
-        self.n_iter_ += result.n_epochs
+        self.history_ = history
+        self.n_iter_ = done + result.n_epochs
         self.stop_reason_ = result.stop_reason
-        self.dead_fraction_ = self._dead_fraction(mv)
+        self.dead_fraction_ = dead
         if result.stop_reason != "completed":
             warnings.warn(
-                f"CoupledSAE training {result.stop_reason} after {result.n_epochs} of "
-                f"{max_epochs} epoch(s); the weights of the last completed epoch were "
+                f"CoupledSAE training {result.stop_reason} after {self.n_iter_} of "
+                f"{total_epochs} epoch(s); the weights of the last completed epoch were "
                 "restored and the model is usable (see stop_reason_ and history_).",
                 TrainingStoppedWarning,
-                stacklevel=3,
+                stacklevel=_user_stacklevel(),
             )
         return self
 
-    def _dead_fraction(self, mv):
-        # Counted in torch, chunk by chunk: converting every dense code to numpy would cost
-        # about as much as an epoch of training.
+    # ------------------------------------------------------------------ data paths
+    def _shuffle_rows(self, mv, device):
+        """Rows of the streaming shuffle buffer, or None for the in-memory path."""
+        streaming = self.streaming
+        if streaming == "auto":
+            streaming = not self._fits_in_memory(mv, device)
+        if not streaming:
+            return None
+        if self.shuffle_buffer != "auto":
+            return int(self.shuffle_buffer)
+        row_bytes = 4 * sum(mv.view_sizes)
+        return max(16 * int(self.batch_size), _AUTO_BUFFER_BYTES // row_bytes)
+
+    def _fits_in_memory(self, mv, device):
+        from .backend.data import free_device_bytes
+
+        needed = sum(v.shape[0] * v.shape[1] * 4 for v in mv.views)
+        free = free_device_bytes(device)
+        if free is not None:  # an accelerator: the data go there if they fit in half of it
+            return needed <= free // 2
+        if not all(v.in_memory for v in mv.views):
+            return False  # memmaps and files stream: reading them whole would copy them
+        copies = sum(v.nbytes for v in mv.views if v.dtype != np.float32)
+        return copies <= _IN_MEMORY_COPY_BYTES
+
+    def _training_views(self, mv, device):
+        """The row sources (streaming path) or float32 tensors on ``device`` (in memory)."""
+        if self._shuffle_rows(mv, device) is not None:
+            return list(mv.views)
         torch = _torch()
-        fired = [torch.zeros(self.n_concepts, dtype=torch.bool, device=self.device_)
-                 for _ in mv.views]
-        with torch.no_grad():
-            for start in range(0, mv.n_samples, _INFERENCE_CHUNK):
-                chunk = [torch.as_tensor(v[start:start + _INFERENCE_CHUNK], dtype=torch.float32,
-                                         device=self.device_) for v in mv.views]
-                for i, x in enumerate(chunk):
-                    z = self.model_.encode(x, i)
-                    fired[i] |= (z > 0).any(0)
-        return np.array([1.0 - float(f.float().mean()) for f in fired])
+        tensors = []
+        for view in mv.views:
+            if device == "cpu" and view.in_memory and view.dtype == np.float32:
+                tensors.append(_shared_tensor(view.array()))
+                continue
+            tensor = torch.empty(view.shape, dtype=torch.float32, device=device)
+            for start, block in view.chunks():
+                tensor[start:start + len(block)] = torch.from_numpy(
+                    np.ascontiguousarray(block, dtype=np.float32))
+            tensors.append(tensor)
+        return tensors
+
+    # ------------------------------------------------------------------ checkpoints
+    def _checkpoint_config(self, mv, mask, moments):
+        """What a checkpoint must match to be resumed: parameters, data shapes, pairs."""
+        params = {name: _plain(value) for name, value in self.get_params().items()
+                  if name not in _NOT_IN_CHECKPOINT}
+        return {
+            **params,
+            "n_samples": int(mv.n_samples),
+            "view sizes": [int(d) for d in mv.view_sizes],
+            "view names": [str(name) for name in mv.view_names],
+            "pairs (pair_mask)": hashlib.sha1(np.packbits(mask).tobytes()).hexdigest(),
+            "view means": [[float(x) for x in mean] for mean, _ in moments],
+        }
+
+    def _check_checkpoint(self, stored, current):
+        differing = []
+        for key in sorted(set(stored) | set(current), key=str):
+            a, b = stored.get(key), current.get(key)
+            if key == "view means" and a is not None and b is not None:
+                same = len(a) == len(b) and all(
+                    len(x) == len(y) and np.allclose(x, y, rtol=1e-5, atol=1e-6)
+                    for x, y in zip(a, b))
+            else:
+                same = a == b
+            if not same:
+                differing.append(key)
+        if differing:
+            raise ValueError(
+                f"checkpoint_dir={os.fspath(self.checkpoint_dir)!r} holds a checkpoint of "
+                f"another configuration or other data: {', '.join(map(str, differing))} "
+                "differ(s). It is neither loaded nor overwritten; pass another "
+                "checkpoint_dir, or delete this one to start over."
+            )
 
     # ------------------------------------------------------------------ inference
-    def _run(self, fn, arrays):
-        """Apply ``fn`` to float32 tensors of ``arrays`` in row chunks, without gradients."""
+    def _chunk_rows(self):
+        width = max([self.n_concepts_, *self.view_sizes_])
+        return max(64, min(8192, _INFERENCE_ELEMENTS // width))
+
+    def _dead_fraction(self, model, mv, device):
+        # Counted on the device, chunk by chunk, from the streamed views.
         torch = _torch()
-        device = self.device_
-        outs = []
+        fired = [torch.zeros(model.m, dtype=torch.bool, device=device) for _ in mv.views]
+        step = max(64, min(8192, _INFERENCE_ELEMENTS // max([model.m, *mv.view_sizes])))
         with torch.no_grad():
-            n = arrays[0].shape[0]
-            for start in range(0, n, _INFERENCE_CHUNK):
-                chunk = [torch.as_tensor(a[start:start + _INFERENCE_CHUNK], dtype=torch.float32,
-                                         device=device) for a in arrays]
-                outs.append(fn(*chunk).cpu().numpy().astype(np.float64))
-        return np.concatenate(outs) if outs else np.empty((0, 0))
+            for i, view in enumerate(mv.views):
+                for start, block in view.chunks(step):
+                    x = torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32))
+                    fired[i] |= (model.encode(x.to(device), i) > 0).any(0)
+        return np.array([1.0 - float(f.float().mean()) for f in fired])
+
+    def _rows(self, source, start, stop):
+        """Rows of a view, a code matrix or an array, as float32 for the model."""
+        if sp.issparse(source):
+            return source[start:stop]
+        if not hasattr(source, "rows"):
+            return source[start:stop]
+        block = source.rows(start, stop)
+        check_finite_rows(block, source.name, start, "calling transform")
+        return block
+
+    def _to_tensor(self, block):
+        torch = _torch()
+        if sp.issparse(block):
+            block = block.tocsr()
+            return torch.sparse_csr_tensor(
+                torch.from_numpy(block.indptr.astype(np.int64)),
+                torch.from_numpy(block.indices.astype(np.int64)),
+                torch.from_numpy(np.asarray(block.data, dtype=np.float32)),
+                size=block.shape, device=self.device_, check_invariants=False)
+        return torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32)).to(self.device_)
+
+    def _run(self, fn, arrays, *, codes):
+        """``fn`` on row chunks of ``arrays``, without gradients.
+
+        Returns codes (``codes=True``: CSR float32 with ``sparse_output``) or dense rows in
+        the float dtype of the input (float32 stays float32).
+        """
+        torch = _torch()
+        n = arrays[0].shape[0]
+        dtype = _output_dtype(arrays[0])
+        sparse = codes and self.sparse_output
+        parts = []
+        with torch.no_grad():
+            for start in range(0, n, self._chunk_rows()):
+                stop = min(start + self._chunk_rows(), n)
+                out = fn(*[self._to_tensor(self._rows(a, start, stop)) for a in arrays])
+                if sparse:
+                    out = out.to_sparse_csr()
+                    parts.append((out.crow_indices().cpu().numpy(),
+                                  out.col_indices().cpu().numpy().astype(np.int32),
+                                  out.values().cpu().numpy()))
+                else:
+                    parts.append(out.cpu().numpy().astype(dtype, copy=False))
+        if sparse:
+            return _stack_csr(parts, n, self.n_concepts_)
+        if not parts:
+            return np.empty((0, 0), dtype=dtype)
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def _mode(self):
         return self.crosscoder_mode if self.architecture == "crosscoder" else "standalone"
@@ -481,15 +654,16 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
     def _encode_views(self, views, mode=None):
         mode = mode or self._mode()
         if mode == "shared":
-            shared = self._run(lambda *xs: self.model_.encode_shared(list(xs)), views)
+            shared = self._run(lambda *xs: self.model_.encode_shared(list(xs)), views,
+                               codes=True)
             return [shared] * len(views)
         return super()._encode_views(views)
 
     def _encode_view(self, x, i):
-        return self._run(lambda v: self.model_.encode(v, i), [x])
+        return self._run(lambda v: self.model_.encode(v, i), [x], codes=True)
 
     def _decode_view(self, z, i):
-        return self._run(lambda c: self.model_.decode(c, i), [z])
+        return self._run(lambda c: self.model_.decode(c, i), [z], codes=False)
 
     def _needs_all_views(self, what):
         if self._mode() == "shared":
@@ -518,15 +692,78 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.input_tags.allow_nan = False
         tags.target_tags.required = False
         return tags
 
 
 def _cpu_copy(model):
-    import copy
-
     return copy.deepcopy(model).to("cpu")
+
+
+def _shared_tensor(array):
+    """A tensor sharing ``array``'s memory (the training loop only reads the data)."""
+    torch = _torch()
+    if array.flags.writeable:
+        return torch.from_numpy(array)
+    with warnings.catch_warnings():  # torch's notice on read-only arrays, once per fit
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(array)
+
+
+def _output_dtype(source):
+    dtype = getattr(source, "dtype", np.float64)
+    return np.dtype(np.float32) if dtype == np.float32 else np.dtype(np.float64)
+
+
+def _stack_csr(parts, n_rows, n_cols):
+    """One CSR float32 matrix from the (crow, col, values) of consecutive row chunks."""
+    nnz = [len(values) for _, _, values in parts]
+    index_dtype = np.int32 if sum(nnz) < 2**31 else np.int64
+    indptr = np.zeros(n_rows + 1, dtype=index_dtype)
+    offset, row = 0, 0
+    for (crow, _, _), count in zip(parts, nnz):
+        rows = len(crow) - 1
+        indptr[row + 1:row + rows + 1] = crow[1:] + offset
+        offset += count
+        row += rows
+    indices = np.concatenate([col for _, col, _ in parts]).astype(index_dtype, copy=False)
+    data = np.concatenate([values for _, _, values in parts]).astype(np.float32, copy=False)
+    return sp.csr_matrix((data, indices, indptr), shape=(n_rows, n_cols))
+
+
+def _plain(value):
+    """A parameter as plain, comparable data (arrays by digest) for a checkpoint."""
+    if isinstance(value, np.ndarray) or (hasattr(value, "__array__") and
+                                         not isinstance(value, (str, bytes))):
+        array = np.asarray(value)
+        return f"array {array.shape} sha1:{hashlib.sha1(array.tobytes()).hexdigest()}"
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return repr(value)
+
+
+def _user_stacklevel():
+    """``stacklevel`` for a warning issued by the caller: the first frame outside
+    skcosae and scikit-learn, so that the warning points at the user's line."""
+    import sys
+
+    frame, level = sys._getframe(2), 1
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not module.startswith(("skcosae.", "sklearn.")):
+            return level
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 BASELINES = {

@@ -5,12 +5,23 @@ import pytest
 import torch
 
 from skcosae.backend import (
+    DEFAULTS,
     CoupledModel,
     DenseLinearAE,
+    TrainingPlan,
     batch_losses,
     train_coupled,
 )
-from skcosae.backend.train import _epoch_batches
+from skcosae.backend.data import plan_epoch
+
+
+def _plan(views, pair_mask, weights, **params):
+    """A training plan with the estimator's defaults, on the CPU."""
+    settings = {**DEFAULTS, "seed": 0, "device": "cpu", **params}
+    if "variances" not in settings:
+        settings["variances"] = [float(x.var(0, unbiased=False).sum()) for x in views]
+    return TrainingPlan(views=views, pair_mask=np.asarray(pair_mask, dtype=bool),
+                        weights=weights, **settings)
 
 
 def _linear_views(n=600, dims=(6, 9), latent=4, seed=0):
@@ -54,25 +65,36 @@ def test_batch_losses_match_the_equations_term_by_term():
         assert float(terms[name].detach()) == pytest.approx(value, rel=1e-4), name
 
 
-def test_epoch_batches_keep_pairs_aligned_and_shuffle_unpaired_rows_per_view():
+@pytest.mark.parametrize("shuffle_rows", [None, 96])
+def test_epoch_batches_keep_pairs_aligned_and_shuffle_unpaired_rows_per_view(shuffle_rows):
     rng = np.random.default_rng(0)
     n = 300
     pair_mask = rng.random(n) < 0.1
-    pair_index, unpaired_index = np.flatnonzero(pair_mask), np.flatnonzero(~pair_mask)
+    unpaired_index = np.flatnonzero(~pair_mask)
     seen = [[], [], []]
-    for per_view, paired in _epoch_batches(n, pair_index, unpaired_index, 3, 64, rng,
-                                           pair_batch=True):
-        assert paired.any()  # a pair batch rides along with every step
-        for v in range(3):
-            np.testing.assert_array_equal(per_view[v][paired], per_view[0][paired])
-            assert pair_mask[per_view[v][paired]].all()
-            assert not pair_mask[per_view[v][~paired]].any()
-            seen[v].append(per_view[v][~paired])
+    buffers = plan_epoch(np.arange(n), pair_mask, 3, 64, rng, shuffle_rows=shuffle_rows,
+                         chunk_rows=16, pair_batch=True)
+    for buffer in buffers:
+        for step in buffer.steps:
+            per_view, paired = step.rows, step.paired
+            assert paired.any()  # a pair batch rides along with every step
+            for v in range(3):
+                np.testing.assert_array_equal(per_view[v][paired], per_view[0][paired])
+                assert pair_mask[per_view[v][paired]].all()
+                assert not pair_mask[per_view[v][~paired]].any()
+                seen[v].append(per_view[v][~paired])
+            # An unpaired row never meets its own counterpart in another view.
+            for v in range(3):
+                for w in range(v):
+                    assert not np.any(per_view[v][~paired] == per_view[w][~paired])
     rows = [np.concatenate(s) for s in seen]
     for v in range(3):  # every unpaired row once per epoch in each view...
         np.testing.assert_array_equal(np.sort(rows[v]), unpaired_index)
-    # ...but at different positions: views are shuffled independently.
-    assert np.mean(rows[0] == rows[1]) < 0.05 and np.mean(rows[1] == rows[2]) < 0.05
+    # ...and the steps are full batches (of 64 rows and the pair batch) but for the last.
+    sizes = [len(step.paired) - step.n_extra for b in buffers for step in b.steps]
+    assert sizes[:-1] == [64] * (len(sizes) - 1) and sum(sizes) == n
+    if shuffle_rows is not None:
+        assert len(buffers) == 4  # 19 chunks of 16 rows, 6 per buffer
 
 
 def test_rare_pairs_reach_every_step(monkeypatch):
@@ -91,8 +113,8 @@ def test_rare_pairs_reach_every_step(monkeypatch):
     monkeypatch.setattr(train, "batch_losses", spy)
     model = CoupledModel([6, 9], 8, 2, seed=0)
     model.init_from_data(xs)
-    result = train_coupled(model, xs, mask, {"rec": 1, "trans": 1}, max_epochs=1,
-                           batch_size=256)
+    result = train_coupled(model, _plan(xs, mask, {"rec": 1, "trans": 1}, max_epochs=1,
+                                        batch_size=256))
     assert len(steps) == 8 and min(steps) >= 3
     assert result.history[0]["trans"] > 0
 
@@ -101,8 +123,8 @@ def test_per_view_linear_modules_learn_to_translate():
     xs = _linear_views(800)
     gen = torch.Generator().manual_seed(0)
     modules = [DenseLinearAE(6, 4, generator=gen), DenseLinearAE(9, 4, generator=gen)]
-    result = train_coupled(modules, xs, np.ones(800, bool), {"rec": 1, "trans": 1},
-                           max_epochs=40, batch_size=100, learning_rate=1e-2, seed=0)
+    result = train_coupled(modules, _plan(xs, np.ones(800, bool), {"rec": 1, "trans": 1},
+                                          max_epochs=40, batch_size=100, learning_rate=1e-2))
     assert result.stop_reason == "completed" and result.n_epochs == 40
     assert result.history[-1]["total"] < 0.1 * result.history[0]["total"]
     with torch.no_grad():
@@ -117,8 +139,8 @@ def test_training_is_deterministic_given_a_seed():
     for _ in range(2):
         model = CoupledModel([6, 9], 16, 2, seed=3)
         model.init_from_data(xs)
-        result = train_coupled(model, xs, mask, {"rec": 1, "trans": 1, "dist_trans": 0.1},
-                               max_epochs=2, batch_size=64, seed=7)
+        result = train_coupled(model, _plan(xs, mask, {"rec": 1, "trans": 1, "dist_trans": 0.1},
+                                            max_epochs=2, batch_size=64, seed=7))
         runs.append((result.history, model.state_dict()))
     strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
     assert strip(runs[0][0]) == strip(runs[1][0])
@@ -149,8 +171,8 @@ def test_interrupt_from_the_callback_keeps_the_last_epoch():
             snapshot.update({k: v.clone() for k, v in model.state_dict().items()})
             raise KeyboardInterrupt
 
-    result = train_coupled(model, xs, np.ones(300, bool), {"rec": 1, "trans": 1},
-                           max_epochs=10, batch_size=64, callback=callback)
+    result = train_coupled(model, _plan(xs, np.ones(300, bool), {"rec": 1, "trans": 1},
+                                        max_epochs=10, batch_size=64), callback=callback)
     assert result.stop_reason == "interrupted" and result.n_epochs == 2
     assert len(result.history) == 2
     for name, value in model.state_dict().items():
@@ -162,8 +184,8 @@ def test_divergence_restores_the_last_good_weights():
     gen = torch.Generator().manual_seed(0)
     modules = [DenseLinearAE(6, 4, generator=gen), DenseLinearAE(9, 4, generator=gen)]
     initial = [{k: v.clone() for k, v in m.state_dict().items()} for m in modules]
-    result = train_coupled(modules, xs, np.ones(300, bool), {"rec": 1, "trans": 1},
-                           max_epochs=5, batch_size=32, learning_rate=1e12)
+    result = train_coupled(modules, _plan(xs, np.ones(300, bool), {"rec": 1, "trans": 1},
+                                          max_epochs=5, batch_size=32, learning_rate=1e12))
     assert result.stop_reason == "diverged" and result.n_epochs == 0
     for module, state in zip(modules, initial):
         for name, value in module.state_dict().items():
@@ -172,8 +194,8 @@ def test_divergence_restores_the_last_good_weights():
 
 def test_per_view_modules_are_checked():
     with pytest.raises(ValueError, match="at least 2 per-view modules; got 1"):
-        train_coupled([DenseLinearAE(6, 4)], _linear_views(10)[:1], np.ones(10, bool),
-                      {"rec": 1})
+        train_coupled([DenseLinearAE(6, 4)],
+                      _plan(_linear_views(10)[:1], np.ones(10, bool), {"rec": 1}))
     with pytest.raises(ValueError, match="view 1 \\(Linear\\) has no encode/decode"):
-        train_coupled([DenseLinearAE(6, 4), torch.nn.Linear(9, 4)], _linear_views(10),
-                      np.ones(10, bool), {"rec": 1})
+        train_coupled([DenseLinearAE(6, 4), torch.nn.Linear(9, 4)],
+                      _plan(_linear_views(10), np.ones(10, bool), {"rec": 1}))

@@ -43,7 +43,8 @@ def _with(X, row, col, value):
         (lambda a, b: [a, b], {}, {"pair_mask": np.ones(10, bool)},
          r"pair_mask has shape \(10,\), but X has 300 rows"),
         (lambda a, b: [a, b], {}, {"pair_mask": np.ones(300)}, "boolean array.*dtype float64"),
-        (lambda a, b: [a, b], {}, {"pair_mask": "half"}, "pair_mask must be None"),
+        (lambda a, b: [a, b], {}, {"pair_mask": "half"},
+         r"The 'pair_mask' parameter of CoupledSAE.fit must be an array-like, a float"),
         (lambda a, b: [a, b], {"losses": ["rec", "translation"]}, {}, "Unknown loss 'translation'"),
         (lambda a, b: [a, b], {"losses": {"rec": 1, "cc": -0.5}}, {},
          r"weight of loss 'cc' must be finite and >= 0"),
@@ -213,4 +214,5 @@ def test_grid_search_over_one_loss_weight(views):
     search = GridSearchCV(CoupledSAE(**SMALL), {"losses__cc": [0.0, 1.0]}, cv=2).fit(
         as_frame([a, b]))
     assert [p["losses__cc"] for p in search.cv_results_["params"]] == [0.0, 1.0]
-    assert search.best_estimator_.losses_["cc"] == search.best_params_["losses__cc"]
+    # losses_ holds the terms trained: a weight of 0 is no term at all.
+    assert search.best_estimator_.losses_.get("cc", 0.0) == search.best_params_["losses__cc"]

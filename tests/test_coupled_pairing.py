@@ -47,10 +47,12 @@ def shuffled_data():
     return train, shuffled, test, mask
 
 
-def test_shuffled_unpaired_rows_do_not_hurt_but_false_pairs_do(shuffled_data):
+@pytest.mark.parametrize("path", [{"streaming": False},
+                                  {"streaming": True, "shuffle_buffer": 1024}])
+def test_shuffled_unpaired_rows_do_not_hurt_but_false_pairs_do(shuffled_data, path):
     train, shuffled, test, mask = shuffled_data
     params = dict(n_concepts=64, k=3, losses=["rec", "trans", "cc"], max_epochs=25,
-                  random_state=0)
+                  random_state=0, **path)
     clean = CoupledSAE(**params).fit(train, pair_mask=mask)
     masked = CoupledSAE(**params).fit(shuffled, pair_mask=mask)
     false_pairs = CoupledSAE(**params).fit(shuffled)  # the shuffled rows declared paired

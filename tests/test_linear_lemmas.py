@@ -115,15 +115,18 @@ def test_lemma2_cc_alone_is_invariant_and_collapses(seed, shape):
 
 def test_lemma2_unconstrained_gradient_descent_collapses():
     """The backend's loop on plain DenseLinearAEs with cc alone drives the codes to 0."""
-    from skcosae.backend import DenseLinearAE, train_coupled
+    from skcosae.backend import DenseLinearAE, TrainingPlan, train_coupled
 
     Xs = make_views(0, 5, 4, n=200)
     views = [torch.as_tensor(X - X.mean(0), dtype=torch.float32) for X in Xs]
     gen = torch.Generator().manual_seed(0)
     modules = [DenseLinearAE(5, 2, generator=gen), DenseLinearAE(4, 2, generator=gen)]
     start = [float((v @ m.W).pow(2).mean().detach()) for v, m in zip(views, modules)]
-    train_coupled(modules, views, np.ones(200, bool), {"cc": 1.0}, max_epochs=150,
-                  batch_size=200, learning_rate=0.05, aux_weight=0.0)
+    plan = TrainingPlan(views=views, pair_mask=np.ones(200, bool), weights={"cc": 1.0},
+                        variances=[float(v.var(0, unbiased=False).sum()) for v in views],
+                        device="cpu", max_epochs=150, batch_size=200, learning_rate=0.05,
+                        seed=0, n_slices=32, aux_weight=0.0, dead_steps=200)
+    train_coupled(modules, plan)
     end = [float((v @ m.W).pow(2).mean().detach()) for v, m in zip(views, modules)]
     assert max(end) < 1e-3 * min(start)  # code energy collapses (Lemma 2)
 

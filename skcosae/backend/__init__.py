@@ -5,19 +5,22 @@ Torch only: nothing here knows scikit-learn or pandas (the estimators in
 """
 
 from .model import ARCHITECTURES, CoupledModel, PerViewModel, as_coupled_model
+from .plan import DEFAULTS, INSTANCE_LOSSES, LOSS_NAMES, TrainingPlan
 from .sae import BatchTopKSAE, CrossCoder, DenseLinearAE, batch_top_k
-from .train import INSTANCE_LOSSES, LOSS_NAMES, TrainResult, batch_losses, train_coupled
+from .train import TrainResult, batch_losses, train_coupled
 
 __all__ = [
     "ARCHITECTURES",
     "BatchTopKSAE",
     "CoupledModel",
     "CrossCoder",
+    "DEFAULTS",
     "DenseLinearAE",
     "INSTANCE_LOSSES",
     "LOSS_NAMES",
     "PerViewModel",
     "TrainResult",
+    "TrainingPlan",
     "as_coupled_model",
     "batch_losses",
     "batch_top_k",

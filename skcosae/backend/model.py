@@ -1,9 +1,9 @@
 """The coupled model: one autoencoder per view, or shared weights, or a crosscoder.
 
 :class:`CoupledModel` gives the training loop and the estimator one interface whatever the
-architecture: ``encode(x, view, training)``, ``decode(z, view)``, ``encode_shared(xs)``.
-:class:`PerViewModel` gives the same interface to any list of per-view modules that expose
-``encode(x, training)`` and ``decode(z)`` (e.g. :class:`~skcosae.backend.sae.DenseLinearAE`),
+architecture: ``encode(x, view, *, training=False)``, ``decode(z, view)``,
+``encode_shared(xs, *, training=False)``. :class:`PerViewModel` gives the same interface to
+any list of per-view modules that expose ``encode(x, *, training)`` and ``decode(z)`` (e.g. :class:`~skcosae.backend.sae.DenseLinearAE`),
 so :func:`~skcosae.backend.train.train_coupled` can train them too.
 """
 
@@ -91,17 +91,21 @@ class CoupledModel(nn.Module):
     def _normalise(self, x, view):
         return (x - self.input_mean[view]) / self.input_scale[view]
 
-    def encode(self, x, view, training=False):
-        """Code of one view's rows (a crosscoder's standalone code)."""
+    def encode(self, x, view, *, training=False):
+        """Code of one view's rows (a crosscoder's standalone code).
+
+        ``training=True`` encodes with BatchTopK over the rows and updates the inference
+        threshold and the dead-concept counters; ``False`` changes nothing.
+        """
         x = self._normalise(x, view)
         if self.is_crosscoder:
-            return self.crosscoder.encode(x, training, view=view)
-        return self._unit(view).encode(x, training)
+            return self.crosscoder.encode(x, view, training=training)
+        return self._unit(view).encode(x, training=training)
 
-    def encode_shared(self, xs, training=False):
+    def encode_shared(self, xs, *, training=False):
         """A crosscoder's code from all views at once."""
         xs = [self._normalise(x, view) for view, x in enumerate(xs)]
-        return self.crosscoder.encode_shared(xs, training)
+        return self.crosscoder.encode_shared(xs, training=training)
 
     def decode(self, z, view):
         if self.is_crosscoder:
@@ -114,7 +118,7 @@ class CoupledModel(nn.Module):
         """Total variance of each view as its encoder sees it (after the input scaling)."""
         return [float(v) / float(self.input_scale[i]) ** 2 for i, v in enumerate(variances)]
 
-    def aux_loss(self, x, z, view, variance, dead_steps):
+    def aux_loss(self, x, z, view, *, variance, dead_steps):
         """AuxK term of one view, in the units of ``rec`` (error over the view's variance)."""
         if not self.is_sparse:
             return x.new_zeros(())
@@ -122,8 +126,8 @@ class CoupledModel(nn.Module):
         x = self._normalise(x, view)
         variance = variance / float(self.input_scale[view]) ** 2
         if self.is_crosscoder:
-            return self.crosscoder.aux_loss(x, z, variance, view=view, dead_steps=dead_steps)
-        return self._unit(view).aux_loss(x, z, variance, dead_steps=dead_steps)
+            return self.crosscoder.aux_loss(x, z, view, variance=variance, dead_steps=dead_steps)
+        return self._unit(view).aux_loss(x, z, variance=variance, dead_steps=dead_steps)
 
     def dictionary(self, view):
         """(d_view, m) decoder matrix of a view: column c is concept c's atom."""
@@ -136,21 +140,29 @@ class CoupledModel(nn.Module):
         return [self.crosscoder] if self.is_crosscoder else list(self.units)
 
     @torch.no_grad()
+    def init_from_moments(self, means, variances):
+        """Input normalisation from each view's feature means and (biased) variances.
+
+        Each view is centred on its mean and scaled to unit mean feature variance; the
+        decoder biases then start at the centre of the standardised data, zero.
+        """
+        if not self.is_sparse:
+            return
+        for view, (mean, var) in enumerate(zip(means, variances)):
+            mean = torch.as_tensor(mean, dtype=self.input_mean[view].dtype)
+            scale = float(max(float(torch.as_tensor(var, dtype=torch.float64).mean()), 0.0))
+            self.input_mean[view].copy_(mean)
+            self.input_scale[view].fill_(max(scale ** 0.5, 1e-12))
+        for unit in self._dictionaries():
+            for bias in unit.b_dec:
+                bias.zero_()
+
+    @torch.no_grad()
     def init_from_data(self, views):
-        """Input normalisation from the data, decoder biases at each view's mean."""
-        if self.is_sparse:
-            for view, x in enumerate(views):
-                self.input_mean[view].copy_(x.mean(0))
-                scale = (x.var(0, unbiased=False).mean()).sqrt().clamp_min(1e-12)
-                self.input_scale[view].copy_(scale)
-        views = [self._normalise(x, view) for view, x in enumerate(views)]
-        if self.is_crosscoder:
-            self.crosscoder.init_decoder_bias(views)
-        elif self.architecture == "sae-a":
-            self.units[0].init_decoder_bias([torch.cat(list(views))])
-        elif self.is_sparse:
-            for view, x in enumerate(views):
-                self._unit(view).init_decoder_bias([x])
+        """:meth:`init_from_moments` from tensors holding each view's data."""
+        data = [x.double() for x in views]
+        self.init_from_moments([x.mean(0) for x in data],
+                               [x.var(0, unbiased=False) for x in data])
 
     def after_backward(self):
         if self.is_sparse:
@@ -166,8 +178,8 @@ class CoupledModel(nn.Module):
 class PerViewModel(nn.Module):
     """One user-supplied module per view, seen through :class:`CoupledModel`'s interface.
 
-    Each module needs ``encode(x, training)`` and ``decode(z)``; the optional hooks
-    ``aux_loss(x, z, variance, dead_steps=...)``, ``remove_parallel_gradient()`` and
+    Each module needs ``encode(x, *, training)`` and ``decode(z)``; the optional hooks
+    ``aux_loss(x, z, *, variance, dead_steps)``, ``remove_parallel_gradient()`` and
     ``normalise_decoder()`` are called when a module has them (a :class:`BatchTopKSAE` does).
     No input normalisation is added: the modules see the data as given.
     """
@@ -184,8 +196,8 @@ class PerViewModel(nn.Module):
     def is_sparse(self):
         return any(hasattr(m, "aux_loss") for m in self.views)
 
-    def encode(self, x, view, training=False):
-        return self.views[view].encode(x, training)
+    def encode(self, x, view, *, training=False):
+        return self.views[view].encode(x, training=training)
 
     def decode(self, z, view):
         return self.views[view].decode(z)
@@ -193,11 +205,11 @@ class PerViewModel(nn.Module):
     def code_variances(self, variances):
         return list(variances)  # no input scaling: codes see the data as given
 
-    def aux_loss(self, x, z, view, variance, dead_steps):
+    def aux_loss(self, x, z, view, *, variance, dead_steps):
         module = self.views[view]
         if not hasattr(module, "aux_loss"):
             return x.new_zeros(())
-        return module.aux_loss(x, z, variance, dead_steps=dead_steps)
+        return module.aux_loss(x, z, variance=variance, dead_steps=dead_steps)
 
     def after_backward(self):
         for module in self.views:

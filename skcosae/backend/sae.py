@@ -8,8 +8,8 @@
 - :class:`CrossCoder`: one code shared by all views, ``TopK(sum_i W_enc_i (x_i - b_dec_i) + b)``.
 - :class:`DenseLinearAE`: ``E(x) = x W``, ``D(z) = z V^T``: the linear regime's model.
 
-Every module exposes ``encode(x, training)`` and ``decode(z)``, which is all the training
-loop needs.
+Every module exposes ``encode(x, *, training=False)`` and ``decode(z)``, which is all the
+training loop needs.
 """
 
 from __future__ import annotations
@@ -28,21 +28,18 @@ __all__ = ["BatchTopKSAE", "CrossCoder", "DenseLinearAE", "batch_top_k", "batch_
 SPARSE_CODES_MAX_DENSITY = 1 / 16
 
 
-def _csr(make):
-    """``make()``, a CSR tensor, without torch's notice that its sparse CSR layout is beta.
-
-    The CSR operations used here are checked against the dense products in the backend's
-    tests.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return make()
+# Torch announces once per process that its sparse CSR layout is in beta. The CSR
+# operations used here are checked against the dense products in the backend's tests, so
+# that one notice is silenced, by its message, here once (not by a catch_warnings around
+# every step, which resets the process's filters and is not thread-safe).
+warnings.filterwarnings("ignore", message=r"Sparse CSR tensor support is in beta",
+                        category=UserWarning)
 
 
 class _SparseCodeProduct(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z, W):
-        codes = _csr(z.detach().to_sparse_csr)
+        codes = z.detach().to_sparse_csr()
         ctx.codes = codes
         ctx.save_for_backward(W)
         return codes @ W.detach().T
@@ -132,7 +129,8 @@ class _ActiveEncoderProduct(torch.autograd.Function):
         values = grad_codes[rows, cols]
         crow = torch.zeros(n + 1, dtype=torch.long, device=values.device)
         crow[1:] = torch.cumsum(torch.bincount(rows, minlength=n), 0)
-        grad_pre = _csr(lambda: torch.sparse_csr_tensor(crow, cols, values, size=(n, m)))
+        grad_pre = torch.sparse_csr_tensor(crow, cols, values, size=(n, m),
+                                           check_invariants=False)
         grad_x = grad_W = grad_bias = None
         if ctx.needs_input_grad[0]:
             grad_x = grad_pre @ W.detach()
@@ -204,7 +202,7 @@ class _TopKDictionary(nn.Module):
             self.steps_since_fired.add_(1).masked_fill_(mask.any(0), 0)
         return mask
 
-    def _encode_one(self, x, view, training):
+    def _encode_one(self, x, view, *, training):
         W, b_dec = self.W_enc[view], self.b_dec[view]
         if training and self._sparse_on(x):
             bias = _encoder_bias(W, b_dec, self.b_enc)
@@ -212,9 +210,9 @@ class _TopKDictionary(nn.Module):
                 pre = torch.addmm(bias, x, W.T)
             mask = self._training_mask(pre)
             return _ActiveEncoderProduct.apply(x, W, bias, pre, mask)
-        return self._sparsify(_encoder_product(x, W, b_dec, self.b_enc), training)
+        return self._sparsify(_encoder_product(x, W, b_dec, self.b_enc), training=training)
 
-    def _sparsify(self, pre, training):
+    def _sparsify(self, pre, *, training):
         """Sparse codes from pre-activations (the ReLU is implied: only positives are kept)."""
         if training:
             return pre * self._training_mask(pre)
@@ -244,11 +242,13 @@ class _TopKDictionary(nn.Module):
 
     def decode(self, z, view=0):
         W = self.W_dec[view]
+        if z.layout == torch.sparse_csr:  # codes already sparse (inference from CSR codes)
+            return z @ W.T + self.b_dec[view]
         if z.dim() == 2 and self._sparse_on(z):
             return sparse_code_product(z, W) + self.b_dec[view]
         return z @ W.T + self.b_dec[view]
 
-    def aux_loss(self, x, z, variance, view=0, dead_steps=1000, k_aux=None):
+    def aux_loss(self, x, z, view=0, *, variance, dead_steps, k_aux=None):
         """AuxK: dead latents reconstruct the (detached) residual of the live code."""
         dead = self.dead_mask(dead_steps)
         n_dead = int(dead.sum())
@@ -272,8 +272,8 @@ class BatchTopKSAE(_TopKDictionary):
         self.d = int(d)
         self._init_dictionary([d], m, k, generator, threshold_momentum)
 
-    def encode(self, x, training=False, view=0):
-        return self._encode_one(x, 0, training)
+    def encode(self, x, view=0, *, training=False):
+        return self._encode_one(x, 0, training=training)
 
     @property
     def dictionary(self):
@@ -293,13 +293,13 @@ class CrossCoder(_TopKDictionary):
         self.widths = [int(d) for d in widths]
         self._init_dictionary(self.widths, m, k, generator, threshold_momentum)
 
-    def encode_shared(self, xs, training=False):
+    def encode_shared(self, xs, *, training=False):
         pre = sum(_encoder_product(x, W, b) for x, W, b in zip(xs, self.W_enc, self.b_dec))
         pre = pre + self.b_enc
-        return self._sparsify(pre, training)
+        return self._sparsify(pre, training=training)
 
-    def encode(self, x, training=False, view=0):
-        return self._encode_one(x, view, training)
+    def encode(self, x, view=0, *, training=False):
+        return self._encode_one(x, view, training=training)
 
 
 class DenseLinearAE(nn.Module):
@@ -311,7 +311,7 @@ class DenseLinearAE(nn.Module):
         self.W = nn.Parameter(torch.randn(d, m, generator=generator) / d**0.5)
         self.V = nn.Parameter(torch.randn(d, m, generator=generator) / m**0.5)
 
-    def encode(self, x, training=False, view=0):
+    def encode(self, x, view=0, *, training=False):
         return x @ self.W
 
     def decode(self, z, view=0):

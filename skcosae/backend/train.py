@@ -1,17 +1,10 @@
 """The training loop of the coupled model (torch only; knows nothing of scikit-learn).
 
-Batches and pairs
------------------
-``pair_mask`` marks the rows whose pairing across views is known. Each epoch shuffles the
-rows; a paired row keeps its index in every view, while the unpaired rows are drawn through
-an independent permutation per view, so an unpaired row of one view never meets its own
-counterpart in another view: unpaired rows are never used as pairs.
-
-Instance-wise terms (``trans``, ``cc``) see only the paired rows of a batch. When pairs are
-rare (fewer than half the rows), every step appends a *pair batch* drawn from the paired rows
-(``min(n_pairs, batch_size // 4)`` rows), so that a handful of anchor pairs (the paper's "1 in 1000")
-is seen at every step; the all-row terms (``rec``, ``cycle``, distributional) use every row
-of the step.
+:func:`train_coupled` runs a :class:`~skcosae.backend.plan.TrainingPlan`: the batches come
+from :mod:`skcosae.backend.data` (pairs keep their index across views, unpaired rows are
+dealt to each view independently, rare pairs ride along with every step), the losses from
+:func:`batch_losses`. Loss terms accumulate on the device and are read on the host every
+``log_every`` steps and at the end of each epoch, which is where divergence is caught.
 """
 
 from __future__ import annotations
@@ -25,19 +18,20 @@ import numpy as np
 import torch
 
 from . import losses as L
+from .checkpoint import save_checkpoint
+from .data import DeviceViews, StreamedViews, plan_epoch
 from .model import as_coupled_model
+from .plan import DEFAULTS, INSTANCE_LOSSES, LOSS_NAMES, TrainingPlan
 
-__all__ = ["INSTANCE_LOSSES", "LOSS_NAMES", "TrainResult", "batch_losses", "train_coupled"]
-
-LOSS_NAMES = ("rec", "trans", "cycle", "cc", "dist_trans", "dist_cc")
-INSTANCE_LOSSES = ("trans", "cc")
+__all__ = ["INSTANCE_LOSSES", "LOSS_NAMES", "TrainResult", "TrainingPlan", "batch_losses",
+           "train_coupled"]
 
 
 @dataclass
 class TrainResult:
     """What a call of :func:`train_coupled` did."""
 
-    history: list = field(default_factory=list)
+    history: list = field(default_factory=list)  # this call's epochs, numbered in all
     n_epochs: int = 0
     n_steps: int = 0
     stop_reason: str = "completed"  # "completed", "diverged" or "interrupted"
@@ -48,8 +42,9 @@ def _pairs(n_views):
     return [(i, j) for i in range(n_views) for j in range(n_views) if i != j]
 
 
-def batch_losses(model, xs, paired, weights, *, variances, n_slices=32, generator=None,
-                 training=True, source_view=None, aux_weight=0.0, dead_steps=1000):
+def batch_losses(model, xs, paired, weights, *, variances, n_slices=DEFAULTS["n_slices"],
+                 generator=None, training=False, source_view=None, aux_weight=0.0,
+                 dead_steps=DEFAULTS["dead_steps"]):
     """Each loss term of one batch (unweighted), as a dict of scalar tensors.
 
     Parameters
@@ -57,7 +52,7 @@ def batch_losses(model, xs, paired, weights, *, variances, n_slices=32, generato
     model : CoupledModel, or a list of per-view modules with ``encode``/``decode``
     xs : list of Tensor of shape (B, d_i)
         The batch of every view; row r of two views is a pair only where ``paired[r]``.
-    paired : bool Tensor of shape (B,)
+    paired : bool Tensor or ndarray of shape (B,)
         Rows of the batch that are known pairs; instance-wise terms see only these.
     weights : dict
         Loss name -> weight; terms with weight 0 or absent are not computed.
@@ -69,6 +64,9 @@ def batch_losses(model, xs, paired, weights, *, variances, n_slices=32, generato
     n_slices : int
         Random directions of ``dist_trans`` and random active concept axes of ``dist_cc``
         drawn at each step.
+    training : bool, default=False
+        Encode as in training (BatchTopK over the batch), which also updates the model's
+        inference threshold and dead-concept counters; False leaves the model unchanged.
     source_view : int, optional
         USAE: only this view is encoded; it is decoded into every view.
     """
@@ -76,8 +74,12 @@ def batch_losses(model, xs, paired, weights, *, variances, n_slices=32, generato
     n_views = len(xs)
     wanted = {name for name, w in weights.items() if w > 0}
     terms = {}
-    any_pairs = bool(paired.any())
-    all_pairs = bool(paired.all())
+    if isinstance(paired, np.ndarray):
+        # Flags from the host copy: reading them from a device tensor would stall a GPU.
+        any_pairs, all_pairs = bool(paired.any()), bool(paired.all())
+        paired = torch.as_tensor(paired, device=xs[0].device)
+    else:
+        any_pairs, all_pairs = bool(paired.any()), bool(paired.all())
 
     def pairs_of(t):
         # Indexing copies (and its backward scatters) a whole batch: skip it when every row
@@ -92,21 +94,23 @@ def batch_losses(model, xs, paired, weights, *, variances, n_slices=32, generato
     if model.is_crosscoder:
         # The shared code needs every view of a row: train on the paired rows only.
         sub = [pairs_of(x) for x in xs]
-        z = model.encode_shared(sub, training)
+        z = model.encode_shared(sub, training=training)
         terms["rec"] = sum(L.reconstruction_loss(x, model.decode(z, j), variances[j])
                            for j, x in enumerate(sub))
         if aux_weight > 0:
-            terms["aux"] = sum(model.aux_loss(x, z, j, variances[j], dead_steps)
+            terms["aux"] = sum(model.aux_loss(x, z, j, variance=variances[j],
+                                              dead_steps=dead_steps)
                                for j, x in enumerate(sub))
         return terms
 
     sources = range(n_views) if source_view is None else [source_view]
-    codes = {i: model.encode(xs[i], i, training) for i in sources}
+    codes = {i: model.encode(xs[i], i, training=training) for i in sources}
     if "rec" in wanted:
         terms["rec"] = sum(L.reconstruction_loss(xs[i], model.decode(codes[i], i), variances[i])
                            for i in sources)
     if aux_weight > 0 and model.is_sparse:
-        terms["aux"] = sum(model.aux_loss(xs[i], codes[i], i, variances[i], dead_steps)
+        terms["aux"] = sum(model.aux_loss(xs[i], codes[i], i, variance=variances[i],
+                                          dead_steps=dead_steps)
                            for i in sources)
     targets = [(i, j) for i, j in _pairs(n_views) if i in codes]
     if "trans" in wanted and any_pairs:
@@ -117,7 +121,7 @@ def batch_losses(model, xs, paired, weights, *, variances, n_slices=32, generato
     if "cycle" in wanted:
         total = 0.0
         for i, j in targets:
-            back = model.decode(model.encode(model.decode(codes[i], j), j, training), i)
+            back = model.decode(model.encode(model.decode(codes[i], j), j, training=training), i)
             total = total + L.cycle_loss(xs[i], back, variances[i])
         terms["cycle"] = total
     if "cc" in wanted and any_pairs:
@@ -156,101 +160,80 @@ def _sampled_axes(z_a, z_b, n_axes, generator):
     return z_a[:, active], z_b[:, active]
 
 
-def _epoch_batches(n, pair_index, unpaired_index, n_views, batch_size, rng, pair_batch):
-    """Row indices of each view for every step of one epoch, and the paired flags."""
-    order = rng.permutation(n)
-    is_paired = np.zeros(n, dtype=bool)
-    is_paired[pair_index] = True
-    # Position of each unpaired row in the unpaired list, and one permutation per view.
-    rank = np.full(n, -1)
-    rank[unpaired_index] = np.arange(len(unpaired_index))
-    view_perms = [np.arange(len(unpaired_index))] + [
-        rng.permutation(len(unpaired_index)) for _ in range(n_views - 1)
-    ]
-    for start in range(0, n, batch_size):
-        rows = order[start:start + batch_size]
-        paired = is_paired[rows]
-        per_view = []
-        for perm in view_perms:
-            idx = rows.copy()
-            idx[~paired] = unpaired_index[perm[rank[rows[~paired]]]]
-            per_view.append(idx)
-        if pair_batch:
-            extra = rng.choice(pair_index, size=min(len(pair_index), max(1, batch_size // 4)),
-                               replace=False)
-            per_view = [np.concatenate([idx, extra]) for idx in per_view]
-            paired = np.concatenate([paired, np.ones(len(extra), dtype=bool)])
-        yield per_view, paired
+def _snapshot(model, optimizer):
+    return copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict())
 
 
-def train_coupled(model, views, pair_mask, weights, *, max_epochs=20, batch_size=512,
-                  learning_rate=1e-3, seed=0, n_slices=32, aux_weight=1 / 32,
-                  dead_steps=1000, optimizer=None, callback=None, variances=None):
-    """Fit ``model`` on ``views`` with the weighted losses; return a :class:`TrainResult`.
+def train_coupled(model, plan, *, optimizer=None, resume=None, callback=None, progress=None):
+    """Run ``plan`` on ``model``; return a :class:`TrainResult`.
 
     Parameters
     ----------
     model : CoupledModel, or a list of per-view modules
         A list (e.g. of :class:`~skcosae.backend.sae.DenseLinearAE`) is wrapped in a
-        :class:`~skcosae.backend.model.PerViewModel`; each module needs ``encode(x,
+        :class:`~skcosae.backend.model.PerViewModel`; each module needs ``encode(x, *,
         training)`` and ``decode(z)``.
-    views : list of Tensor of shape (n, d_i)
-        Training data, already on the model's device.
-    pair_mask : ndarray of bool of shape (n,)
-    weights : dict
-        Loss name -> weight (see :data:`LOSS_NAMES`).
+    plan : TrainingPlan
     optimizer : torch.optim.Optimizer, optional
         Continue with this optimiser (warm start); a new Adam otherwise. The one used is
         stored on the result as ``result.optimizer``.
+    resume : dict, optional
+        Where training starts: ``epochs`` already trained and their ``history`` (counted in
+        the epoch numbers and the checkpoints), and, from a checkpoint, ``model``,
+        ``optimizer``, ``numpy_rng`` and ``torch_rng`` states to restore.
     callback : callable, optional
         Called as ``callback(epoch, row)`` after every epoch with that epoch's mean losses;
         it may raise ``KeyboardInterrupt`` (as a Ctrl-C would) to stop training.
+    progress : tqdm-like, optional
+        ``update(rows)`` after every step and ``set_postfix`` at every loss read.
 
     Divergence (a NaN or infinite loss) and ``KeyboardInterrupt`` stop training, restore the
-    weights of the last completed epoch and set ``stop_reason``.
+    weights of the last completed epoch and set ``stop_reason``. With
+    ``plan.checkpoint_path``, every completed epoch is checkpointed before ``callback`` runs.
     """
     model = as_coupled_model(model)
-    n_views, n = len(views), views[0].shape[0]
-    pair_mask = np.asarray(pair_mask, dtype=bool)
+    n_views, n = len(plan.views), plan.n_samples
+    pair_mask = np.asarray(plan.pair_mask, dtype=bool)
     pair_index = np.flatnonzero(pair_mask)
-    unpaired_index = np.flatnonzero(~pair_mask)
-    if variances is None:
-        variances = [float(x.var(0, unbiased=False).sum().clamp_min(1e-12)) for x in views]
-    rng = np.random.default_rng(seed)
-    generator = torch.Generator().manual_seed(int(seed))
-    usae = model.architecture == "usae"
-    pair_batch = len(pair_index) > 0 and len(pair_index) < n / 2 and not model.is_crosscoder
-    if model.is_crosscoder:
-        # A crosscoder trains on pairs only: its epochs run over the paired rows.
-        views = [x[torch.as_tensor(pair_index, device=x.device)] for x in views]
-        n, pair_mask = len(pair_index), np.ones(len(pair_index), dtype=bool)
-        pair_index, unpaired_index = np.arange(n), np.array([], dtype=int)
+    # A crosscoder's shared code needs every view of a row: its epochs run over the pairs.
+    domain = pair_index if model.is_crosscoder else np.arange(n)
+    pair_batch = not model.is_crosscoder and 0 < len(pair_index) < n / 2
+    if plan.streaming:
+        data = StreamedViews(plan.views, plan.device, pair_index if pair_batch else None)
+    else:
+        data = DeviceViews(plan.views)
+    rng = np.random.default_rng(plan.seed)
+    generator = torch.Generator().manual_seed(int(plan.seed))
     if optimizer is None:
-        optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    result = TrainResult()
-    result.optimizer = optimizer
-    good_state = copy.deepcopy(model.state_dict())
-    good_optim = copy.deepcopy(optimizer.state_dict())
-    device = views[0].device
+        optimizer = torch.optim.Adam(model.parameters(), lr=plan.learning_rate)
+    resume = resume or {}
+    if "model" in resume:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        rng.bit_generator.state = resume["numpy_rng"]
+        generator.set_state(resume["torch_rng"])
+    done, earlier = int(resume.get("epochs", 0)), list(resume.get("history", []))
+    result = TrainResult(optimizer=optimizer, n_steps=int(resume.get("steps", 0)))
+    usae = model.architecture == "usae"
+    weights = dict(plan.weights)
+    good_state, good_optim = _snapshot(model, optimizer)
     try:
-        for epoch in range(max_epochs):
+        for epoch in range(done, plan.max_epochs):
+            buffers = plan_epoch(domain, pair_mask, n_views, plan.batch_size, rng,
+                                 shuffle_rows=plan.shuffle_rows, chunk_rows=plan.chunk_rows,
+                                 pair_batch=pair_batch)
             sums, n_batches = {}, 0
             started = time.perf_counter()
-            for per_view, paired in _epoch_batches(n, pair_index, unpaired_index, n_views,
-                                                    batch_size, rng, pair_batch):
-                xs = [x[torch.as_tensor(idx, device=device)] for x, idx in zip(views, per_view)]
-                paired_t = torch.as_tensor(paired, device=device)
+            for xs, step in data.batches(buffers):
                 source = int(rng.integers(n_views)) if usae else None
-                terms = batch_losses(model, xs, paired_t, weights, variances=variances,
-                                     n_slices=n_slices, generator=generator, training=True,
-                                     source_view=source, aux_weight=aux_weight,
-                                     dead_steps=dead_steps)
-                total = sum(weights.get(name, 0.0) * value for name, value in terms.items()
+                terms = batch_losses(model, xs, step.paired, weights, variances=plan.variances,
+                                     n_slices=plan.n_slices, generator=generator, training=True,
+                                     source_view=source, aux_weight=plan.aux_weight,
+                                     dead_steps=plan.dead_steps)
+                total = sum(weights[name] * value for name, value in terms.items()
                             if name != "aux")
                 if "aux" in terms:
-                    total = total + aux_weight * terms["aux"]
-                if not torch.isfinite(total):
-                    raise FloatingPointError(f"loss is {float(total.detach())} at epoch {epoch + 1}")
+                    total = total + plan.aux_weight * terms["aux"]
                 optimizer.zero_grad(set_to_none=True)
                 total.backward()
                 model.after_backward()
@@ -259,16 +242,38 @@ def train_coupled(model, views, pair_mask, weights, *, max_epochs=20, batch_size
                 result.n_steps += 1
                 n_batches += 1
                 for name, value in terms.items():
-                    sums[name] = sums.get(name, 0.0) + float(value.detach())
-                sums["total"] = sums.get("total", 0.0) + float(total.detach())
-            row = {"epoch": epoch + 1, **{name: s / n_batches for name, s in sums.items()},
+                    sums[name] = sums.get(name, 0.0) + value.detach()
+                sums["total"] = sums.get("total", 0.0) + total.detach()
+                if progress is not None:
+                    progress.update(len(step.paired) - step.n_extra)
+                if n_batches % plan.log_every == 0:
+                    running = float(sums["total"]) / n_batches
+                    if not math.isfinite(running):
+                        raise FloatingPointError(f"loss is {running} in epoch {epoch + 1}")
+                    if progress is not None:
+                        progress.set_postfix(epoch=epoch + 1, loss=f"{running:.4f}",
+                                             refresh=False)
+            row = {"epoch": epoch + 1,
+                   **{name: float(s) / max(n_batches, 1) for name, s in sums.items()},
                    "seconds": time.perf_counter() - started}
             if not all(math.isfinite(v) for v in row.values()):
-                raise FloatingPointError(f"loss is not finite at epoch {epoch + 1}")
-            good_state = copy.deepcopy(model.state_dict())
-            good_optim = copy.deepcopy(optimizer.state_dict())
+                raise FloatingPointError(f"loss is not finite in epoch {epoch + 1}")
+            good_state, good_optim = _snapshot(model, optimizer)
             result.history.append(row)
-            result.n_epochs = epoch + 1
+            result.n_epochs += 1
+            if progress is not None:
+                progress.set_postfix(epoch=epoch + 1, loss=f"{row['total']:.4f}")
+            if plan.checkpoint_path is not None:
+                save_checkpoint(plan.checkpoint_path, {
+                    "config": dict(plan.checkpoint_config),
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "numpy_rng": rng.bit_generator.state,
+                    "torch_rng": generator.get_state(),
+                    "epochs": epoch + 1,
+                    "steps": result.n_steps,
+                    "history": earlier + result.history,
+                })
             if callback is not None:
                 callback(epoch + 1, row)
     except FloatingPointError:

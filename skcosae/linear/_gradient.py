@@ -19,6 +19,7 @@ from torch.nn.utils.parametrizations import orthogonal
 
 from ..backend.model import PerViewModel
 from ..backend.sae import DenseLinearAE
+from ..backend.plan import DEFAULTS, TrainingPlan
 from ..backend.train import train_coupled
 
 __all__ = ["WhitenedLinearAE", "solve_gradient"]
@@ -51,7 +52,7 @@ class WhitenedLinearAE(DenseLinearAE):
         """The effective encoder ``R Q`` of shape (d, m)."""
         return self.whitener @ self.W
 
-    def encode(self, x, training=False, view=0):
+    def encode(self, x, view=0, *, training=False):
         return x @ self.encoder()
 
 
@@ -117,11 +118,14 @@ def solve_gradient(views, whiteners, n_components, weights, pair_mask, variances
         if optimizer is not None:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate * factor
-        result = train_coupled(
-            model, tensors, pair_mask, weights, max_epochs=epochs, batch_size=batch,
+        plan = TrainingPlan(
+            views=tensors, pair_mask=np.asarray(pair_mask, dtype=bool),
+            weights={name: w for name, w in weights.items() if w > 0},
+            variances=variances, device="cpu", max_epochs=epochs, batch_size=batch,
             learning_rate=learning_rate * factor, seed=int(seed) + index, n_slices=n_slices,
-            aux_weight=0.0, optimizer=optimizer, variances=variances,
+            aux_weight=0.0, dead_steps=DEFAULTS["dead_steps"],
         )
+        result = train_coupled(model, plan, optimizer=optimizer)
         optimizer = result.optimizer
         for row in result.history:
             history.append({**row, "epoch": row["epoch"] + done})

@@ -1,0 +1,235 @@
+"""The batches of a training epoch, from data in device memory or streamed in row chunks.
+
+One planner (:func:`plan_epoch`) decides every step's rows; two loaders gather them:
+:class:`DeviceViews` indexes tensors that hold the whole data, :class:`StreamedViews` reads
+row chunks into a shuffle buffer. With a buffer that holds every row, both see the same
+batches.
+
+Pairs
+-----
+A paired row keeps its index in every view. The unpaired rows of a buffer are dealt to each
+view through its own random permutation, redrawn where two views would meet at the same
+batch position: an unpaired row never meets its own counterpart. When pairs are rare (fewer
+than half the rows), every step also carries a *pair batch* drawn from all the paired rows
+(``min(n_pairs, batch_size // 4)`` rows), so that a handful of anchors steers every step.
+
+Randomness of the streaming batches
+-----------------------------------
+The rows are cut into chunks of ``chunk_rows`` contiguous rows; each epoch shuffles the
+chunks, fills the buffer with the next ``shuffle_rows // chunk_rows`` of them and shuffles
+the buffer's rows. A batch therefore mixes rows of about ``shuffle_rows / chunk_rows``
+random places of the data: data stored in a meaningful order (e.g. sorted by class) need a
+buffer large enough to hold many chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["DeviceViews", "EpochBuffer", "Step", "StreamedViews", "free_device_bytes",
+           "plan_epoch"]
+
+
+def free_device_bytes(device):
+    """Free memory of an accelerator ``device``, or None for the CPU."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    free, _total = torch.cuda.mem_get_info(device)
+    return int(free)
+
+
+@dataclass
+class Step:
+    """One step: the global row of every batch position in each view."""
+
+    rows: list  # one int64 array per view
+    paired: np.ndarray  # bool, per batch position
+    n_extra: int  # the trailing positions that are the pair batch
+
+
+@dataclass
+class EpochBuffer:
+    """The rows one buffer reads, those it keeps from the previous one, and its steps."""
+
+    load: np.ndarray  # sorted global rows read from the sources
+    keep: list  # per view: rows kept from the previous buffer (carried-over positions)
+    steps: list
+
+
+def _deal_unpaired(order, paired, n_views, rng):
+    """Each view's rows at the positions of ``order``: pairs stay, unpaired rows are dealt."""
+    per_view = [order]
+    positions = np.flatnonzero(~paired)
+    unpaired = order[positions]
+    for _ in range(1, n_views):
+        perm = rng.permutation(len(unpaired))
+        if len(unpaired) > n_views:
+            # No unpaired row may meet its counterpart: swap away every clash with an
+            # earlier view (about one per view pair, so this ends at once).
+            for _attempt in range(100):
+                dealt = unpaired[perm]
+                clash = np.zeros(len(perm), dtype=bool)
+                for earlier in per_view:
+                    clash |= dealt == earlier[positions]
+                bad = np.flatnonzero(clash)
+                if len(bad) == 0:
+                    break
+                partners = rng.integers(len(perm), size=len(bad))
+                for a, b in zip(bad, partners):
+                    perm[a], perm[b] = perm[b], perm[a]
+        rows = order.copy()
+        rows[positions] = unpaired[perm]
+        per_view.append(rows)
+    return per_view
+
+
+def _groups(domain, rng, shuffle_rows, chunk_rows):
+    """The rows of each buffer of an epoch (positions in ``domain``' order, then global)."""
+    n = len(domain)
+    if shuffle_rows is None or shuffle_rows >= n:
+        return [domain]
+    n_chunks = -(-n // chunk_rows)
+    chunk_order = rng.permutation(n_chunks)
+    per_buffer = max(1, shuffle_rows // chunk_rows)
+    groups = []
+    for g in range(0, n_chunks, per_buffer):
+        chunks = np.sort(chunk_order[g:g + per_buffer])
+        positions = np.concatenate(
+            [np.arange(c * chunk_rows, min(n, (c + 1) * chunk_rows)) for c in chunks])
+        groups.append(domain[positions])
+    return groups
+
+
+def plan_epoch(domain, pair_mask, n_views, batch_size, rng, *, shuffle_rows=None,
+               chunk_rows=512, pair_batch=False):
+    """The buffers and steps of one epoch.
+
+    Parameters
+    ----------
+    domain : ndarray of int
+        The global rows the epoch runs over (every row, or the pairs of a crosscoder).
+    pair_mask : ndarray of bool of shape (n_samples,)
+    n_views, batch_size : int
+    rng : numpy.random.Generator
+    shuffle_rows : int or None
+        Rows per buffer; None (or at least ``len(domain)``): one buffer of every row, a
+        full shuffle.
+    chunk_rows : int
+        Contiguous rows the streaming buffer shuffles as one unit.
+    pair_batch : bool
+        Append a pair batch to every step.
+
+    Returns
+    -------
+    list of EpochBuffer
+    """
+    pair_index = np.flatnonzero(pair_mask)
+    groups = _groups(np.asarray(domain), rng, shuffle_rows, chunk_rows)
+    buffers = []
+    carry = [np.empty(0, dtype=np.int64) for _ in range(n_views)]
+    carry_paired = np.empty(0, dtype=bool)
+    for g, rows in enumerate(groups):
+        order = rows[rng.permutation(len(rows))]
+        paired = pair_mask[order]
+        per_view = _deal_unpaired(order, paired, n_views, rng)
+        per_view = [np.concatenate([c, v]) for c, v in zip(carry, per_view)]
+        keep = carry
+        paired = np.concatenate([carry_paired, paired])
+        last = g == len(groups) - 1
+        # Only the last buffer may end on a short batch: the others carry their remainder.
+        end = len(paired) if last else (len(paired) // batch_size) * batch_size
+        steps = []
+        for start in range(0, end, batch_size):
+            stop = min(start + batch_size, end)
+            step_rows = [v[start:stop] for v in per_view]
+            step_paired = paired[start:stop]
+            n_extra = 0
+            if pair_batch:
+                extra = rng.choice(pair_index, size=min(len(pair_index), max(1, batch_size // 4)),
+                                   replace=False)
+                n_extra = len(extra)
+                step_rows = [np.concatenate([r, extra]) for r in step_rows]
+                step_paired = np.concatenate([step_paired, np.ones(n_extra, dtype=bool)])
+            steps.append(Step(step_rows, step_paired, n_extra))
+        carry = [v[end:] for v in per_view]
+        carry_paired = paired[end:]
+        buffers.append(EpochBuffer(np.sort(rows), keep, steps))
+    return buffers
+
+
+class DeviceViews:
+    """The whole data in device memory: a step indexes the tensors."""
+
+    def __init__(self, tensors):
+        self.tensors = list(tensors)
+        self.device = self.tensors[0].device
+
+    def batches(self, buffers):
+        for buffer in buffers:
+            for step in buffer.steps:
+                yield [x[torch.as_tensor(r, device=self.device)]
+                       for x, r in zip(self.tensors, step.rows)], step
+
+
+class StreamedViews:
+    """Row sources read into a shuffle buffer, one buffer at a time.
+
+    Each view holds only the buffer's rows (and the few carried over from the previous
+    buffer); the pair batches come from a cache of the paired rows. On CUDA, batches go
+    through pinned host memory with asynchronous copies.
+    """
+
+    def __init__(self, sources, device, pair_index=None):
+        self.sources = list(sources)
+        self.device = torch.device(device)
+        n = self.sources[0].shape[0]
+        self._where = [np.full(n, -1, dtype=np.int64) for _ in self.sources]
+        self._data = [np.empty((0, s.shape[1]), dtype=np.float32) for s in self.sources]
+        self._ids = [np.empty(0, dtype=np.int64) for _ in self.sources]
+        self._pair_where = None
+        if pair_index is not None and len(pair_index):
+            self._pair_where = np.full(n, -1, dtype=np.int64)
+            self._pair_where[pair_index] = np.arange(len(pair_index))
+            self._pairs = [self._float32(s.take(pair_index)) for s in self.sources]
+
+    @staticmethod
+    def _float32(block):
+        return np.ascontiguousarray(block, dtype=np.float32)
+
+    def _fill(self, view, buffer):
+        """Make ``buffer``'s rows (and the kept ones) resident for ``view``."""
+        where = self._where[view]
+        kept_ids = buffer.keep[view]
+        kept = self._data[view][where[kept_ids]] if len(kept_ids) else None
+        where[self._ids[view]] = -1
+        fresh = self._float32(self.sources[view].take(buffer.load))
+        ids = np.concatenate([kept_ids, buffer.load]) if kept is not None else buffer.load
+        self._data[view] = np.concatenate([kept, fresh]) if kept is not None else fresh
+        self._ids[view] = ids
+        where[ids] = np.arange(len(ids))
+
+    def _to_device(self, block):
+        tensor = torch.from_numpy(block)
+        if self.device.type == "cuda":
+            return tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor.to(self.device)
+
+    def _gather(self, view, step):
+        rows = step.rows[view]
+        main = rows[:len(rows) - step.n_extra]
+        block = self._data[view][self._where[view][main]]
+        if step.n_extra:
+            extra = self._pairs[view][self._pair_where[rows[len(main):]]]
+            block = np.concatenate([block, extra])
+        return self._to_device(block)
+
+    def batches(self, buffers):
+        for buffer in buffers:
+            for view in range(len(self.sources)):
+                self._fill(view, buffer)
+            for step in buffer.steps:
+                yield [self._gather(v, step) for v in range(len(self.sources))], step

@@ -1,0 +1,93 @@
+"""The resolved training plan that the estimators hand to the training loop.
+
+Torch-free on purpose: the estimators import the loss names from here without importing
+torch. Every field is already validated (the estimators check their parameters once); the
+loop neither re-validates nor converts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DEFAULTS", "INSTANCE_LOSSES", "LOSS_NAMES", "TrainingPlan"]
+
+#: Every loss term, in the order of the docs' method page.
+LOSS_NAMES = ("rec", "trans", "cycle", "cc", "dist_trans", "dist_cc")
+#: The terms that compare a row of one view with the same row of another: pairs only.
+INSTANCE_LOSSES = ("trans", "cc")
+#: The training defaults, the same as :class:`skcosae.CoupledSAE`'s (a test keeps them equal).
+DEFAULTS = {
+    "max_epochs": 10,
+    "batch_size": 256,
+    "learning_rate": 3e-3,
+    "aux_weight": 1 / 32,
+    "dead_steps": 200,
+    "n_slices": 32,
+}
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """Everything one call of :func:`~skcosae.backend.train.train_coupled` needs.
+
+    Attributes
+    ----------
+    views : sequence
+        The training data of every view: tensors already on ``device`` when
+        ``shuffle_rows`` is None (the in-memory path), else row sources read in chunks
+        (objects with ``shape``, ``dtype``, ``rows(start, stop)`` and ``take(index)``,
+        e.g. :class:`skcosae._views.LazyView`).
+    pair_mask : ndarray of bool of shape (n_samples,)
+        Rows whose pairing across views is known.
+    weights : mapping
+        Loss name -> weight, positive weights only (a term that is absent is not computed).
+    variances : sequence of float
+        Total variance of each view (the normalisation of every term).
+    device : str
+        Torch device of the model and the batches.
+    max_epochs : int
+        Epochs in all, counting those of a resumed checkpoint.
+    batch_size, learning_rate, seed, n_slices, aux_weight, dead_steps
+        As the estimator's parameters of the same names (``seed`` is an int).
+    shuffle_rows : int or None
+        Rows of the shuffle buffer of the streaming path; None keeps the whole data in
+        device memory and shuffles it whole.
+    chunk_rows : int
+        Contiguous rows read at a time by the streaming path (the unit the buffer shuffles).
+    checkpoint_path : str or None
+        Where each epoch is checkpointed (atomically); None writes nothing.
+    checkpoint_config : mapping
+        Stored with each checkpoint, to recognise the configuration that wrote it.
+    log_every : int
+        Steps between two reads of the running loss on the host (progress, divergence).
+    """
+
+    views: Sequence[Any]
+    pair_mask: np.ndarray
+    weights: Mapping[str, float]
+    variances: Sequence[float]
+    device: str
+    max_epochs: int
+    batch_size: int
+    learning_rate: float
+    seed: int
+    n_slices: int
+    aux_weight: float
+    dead_steps: int
+    shuffle_rows: int | None = None
+    chunk_rows: int = 512
+    checkpoint_path: str | None = None
+    checkpoint_config: Mapping[str, Any] = field(default_factory=dict)
+    log_every: int = 50
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.views[0].shape[0])
+
+    @property
+    def streaming(self) -> bool:
+        return self.shuffle_rows is not None
