@@ -4,7 +4,7 @@ Every estimator, scorer and dataset helper goes through this module, so that a
 list of arrays, a two-level-column DataFrame and a 2-D array with ``view_sizes``
 are checked the same way and give the same errors.
 
-Three input forms are accepted (see ``DESIGN.md``):
+Three input forms are accepted (docs: Getting started):
 
 - a list or tuple of 2-D arrays ``[X_1, ..., X_N]``, one per view, same rows;
 - a :class:`pandas.DataFrame` whose columns have two levels ``(view, feature)``,

@@ -106,7 +106,9 @@ def _resolve_device(device):
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device={device!r} is not a torch device (use 'auto', 'cpu', 'cuda').") from exc
+        raise ValueError(
+            f"device={device!r} is not a torch device (use 'auto', 'cpu', 'cuda')."
+        ) from exc
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} asks for CUDA, but torch sees no CUDA device.")
     return str(resolved)
@@ -117,7 +119,7 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
     """Coupled BatchTopK sparse autoencoders that align the concepts of several views.
 
     One BatchTopK sparse autoencoder per view encodes into a concept space shared by all
-    views; the views are coupled by a weighted mix of the losses of the paper (SPEC section 3):
+    views; the views are coupled by a weighted mix of the losses of the paper (docs: Method):
     ``rec`` (reconstruction), ``trans`` (translation), ``cycle``, ``cc`` (concept
     consistency), ``dist_trans`` and ``dist_cc`` (their distributional versions, sliced
     characteristic-function distances). ``pair_mask`` says which rows are known pairs: the
@@ -173,12 +175,38 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         axes drawn per step for ``dist_cc`` (an unbiased estimate of its mean over axes).
         The distributional terms dominate a step's cost: 64 slices make the default fit
         about 40% slower.
+    sparse_output : bool, default=False
+        Return codes from :meth:`transform` as scipy.sparse CSR float32 matrices (about
+        ``8 * k`` bytes per row instead of ``8 * n_concepts``); :meth:`inverse_transform`,
+        :meth:`translate`, the metrics and the report take them as they are. With False,
+        codes are dense arrays in the input's float dtype.
+    streaming : bool or "auto", default="auto"
+        How :meth:`fit` reads the views. False: the whole data go to the device as float32
+        tensors (fastest; no copy for in-memory float32 arrays on the CPU). True: the views
+        are read in chunks of rows into a shuffle buffer, so memory does not grow with the
+        data. "auto" keeps the data in memory when they are in-memory arrays on the CPU (a
+        float32 copy of other dtypes only up to 1 GiB) or fit in half the free memory of
+        an accelerator, and streams otherwise (memmaps, h5py, zarr). See the docs page
+        "Large data".
+    shuffle_buffer : int or "auto", default="auto"
+        Rows of the streaming shuffle buffer ("auto": 256 MiB of float32 rows over all
+        views, at least 16 batches). The buffer is filled with randomly chosen blocks of
+        512 consecutive rows and shuffled; a larger buffer gives batches drawn from more
+        places of the data (it matters for data stored in order, e.g. by class). A buffer
+        that holds every row gives exactly the batches of the in-memory path.
+    checkpoint_dir : str or path-like, default=None
+        Folder where :meth:`fit` writes a checkpoint after every epoch (weights, optimiser,
+        random states, ``history_``), atomically: a killed process leaves the last good
+        one. A fit whose folder holds a checkpoint of the same configuration and data
+        resumes from it and trains only the remaining epochs (``max_epochs`` in all); a
+        checkpoint of another configuration is an error naming what differs.
     device : str, default="auto"
         Torch device; ``"auto"`` takes CUDA when torch sees it, else the CPU.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation, the batches and the pair draw of a float ``pair_mask``.
     verbose : int, default=0
-        Shows a progress bar over epochs when positive.
+        Shows a progress bar over the rows of every epoch (rows per second, running loss)
+        when positive.
     warm_start : bool, default=False
         Continue from the fitted weights (and optimiser state) when :meth:`fit` is called
         again on views of the same widths.
@@ -200,9 +228,11 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         One row per epoch: the mean of each loss term (unweighted), ``aux``, the weighted
         ``total`` and the epoch's wall time in ``seconds``.
     n_iter_ : int
-        Epochs trained (all calls together when warm starting).
+        Epochs trained (all calls together when warm starting, and the epochs of a resumed
+        checkpoint).
     dead_fraction_ : ndarray of shape (n_views,)
-        Fraction of concepts never active on each view's training data at inference.
+        Fraction of concepts never active on each view's training data at inference
+        (counted in one streamed pass after training).
     stop_reason_ : {"completed", "diverged", "interrupted"}
         Why the last fit stopped. On divergence (a NaN or infinite loss) or Ctrl-C, the
         weights of the last completed epoch are restored and a
@@ -220,18 +250,16 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
     Notes
     -----
     Each view is centred and scaled to unit mean feature variance inside the model, and
-    every loss term is normalised (SPEC section 3), so rescaling a view changes nothing.
+    every loss term is normalised (docs: Method), so rescaling a view changes nothing.
     Paired rows keep their index across views; unpaired rows are shuffled independently per
     view. When pairs are rare, every step also sees a small batch drawn from the pairs, so
     that even one pair in a thousand rows steers the instance-wise terms.
 
-    Cost: with the defaults, fitting ``make_platonic(n_samples=20_000, n_views=3)`` took
-    29 s with one torch thread and 34 s with two, on a 2-core CPU shared with other work
-    (about 3 s per epoch; held-out reconstruction R^2 0.81, translation R^2 0.66). The
-    distributional terms take about half of a step (``n_slices`` sets their cost). When
-    the cores are busy with other processes, torch's threads can wait on each other and
-    a fit may run many times slower; ``torch.set_num_threads(1)`` avoids that. A model
-    fitted on a GPU pickles with CPU weights.
+    The distributional terms take about half of a step (``n_slices`` sets their cost);
+    fit times are in the benchmarks' README. When the cores are busy with other processes,
+    torch's threads can wait on each other and a fit may run many times slower;
+    ``torch.set_num_threads(1)`` avoids that. A model fitted on a GPU pickles with CPU
+    weights.
 
     Examples
     --------
@@ -458,7 +486,8 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
             learning_rate=self.learning_rate, seed=seed, n_slices=self.n_slices,
             aux_weight=self.aux_weight, dead_steps=self.dead_steps,
             shuffle_rows=self._shuffle_rows(mv, device),
-            checkpoint_path=None if self.checkpoint_dir is None else os.fspath(self.checkpoint_dir),
+            checkpoint_path=(None if self.checkpoint_dir is None
+                             else os.fspath(self.checkpoint_dir)),
             checkpoint_config=config,
         )
 

@@ -1,6 +1,6 @@
 """The loss terms of the coupled objective, as small pure functions of tensors.
 
-SPEC section 3 leaves the normalisations open; these are skcosae's choices:
+The paper leaves the normalisations open; these are skcosae's choices (docs: Method):
 
 - Instance-wise errors (``rec``, ``trans``, ``cycle``) are the mean over rows of the squared L2
   error divided by the target view's total variance (the trace of its covariance), computed
@@ -65,7 +65,7 @@ def _mean_squared_error(target, estimate, variance):
 
 
 def reconstruction_loss(x, x_hat, variance):
-    """Reconstruction term ``mean_rows ||x - x_hat||^2 / variance`` (SPEC Eq. 3).
+    """Reconstruction term ``mean_rows ||x - x_hat||^2 / variance`` (Eq. 3).
 
     Parameters
     ----------
@@ -89,7 +89,7 @@ def reconstruction_loss(x, x_hat, variance):
 
 
 def translation_loss(x_target, x_translated, variance):
-    """Translation term ``mean_pairs ||x_j - D_j(E_i(x_i))||^2 / variance_j`` (SPEC Eq. 4).
+    """Translation term ``mean_pairs ||x_j - D_j(E_i(x_i))||^2 / variance_j`` (Eq. 4).
 
     Parameters
     ----------
@@ -123,7 +123,7 @@ def cycle_loss(x, x_cycle, variance):
 
 
 def concept_consistency_loss(z_a, z_b, scale):
-    """Concept-consistency term ``mean_pairs ||z_a - z_b||^2 / scale`` (SPEC Eq. 6).
+    """Concept-consistency term ``mean_pairs ||z_a - z_b||^2 / scale`` (Eq. 6).
 
     Parameters
     ----------
@@ -320,7 +320,7 @@ def _standardise(a, b, reference):
 
 
 def distributional_translation_loss(p, q, n_slices=256, generator=None, t=None, weights=None):
-    """Sliced ECF distance between translated rows ``p`` and real rows ``q`` (SPEC Eq. 23-24).
+    """Sliced ECF distance between translated rows ``p`` and real rows ``q`` (Eq. 23-24).
 
     ``n_slices`` random unit directions of ``R^d`` are drawn on every call; both samples are
     projected on each, the projections are divided by ``q``'s standard deviation along it

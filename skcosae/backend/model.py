@@ -3,7 +3,8 @@
 :class:`CoupledModel` gives the training loop and the estimator one interface whatever the
 architecture: ``encode(x, view, *, training=False)``, ``decode(z, view)``,
 ``encode_shared(xs, *, training=False)``. :class:`PerViewModel` gives the same interface to
-any list of per-view modules that expose ``encode(x, *, training)`` and ``decode(z)`` (e.g. :class:`~skcosae.backend.sae.DenseLinearAE`),
+any list of per-view modules that expose ``encode(x, *, training)`` and ``decode(z)``
+(e.g. :class:`~skcosae.backend.sae.DenseLinearAE`),
 so :func:`~skcosae.backend.train.train_coupled` can train them too.
 """
 

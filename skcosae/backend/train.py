@@ -57,7 +57,8 @@ def batch_losses(model, xs, paired, weights, *, variances, n_slices=DEFAULTS["n_
     weights : dict
         Loss name -> weight; terms with weight 0 or absent are not computed.
     variances : list of float
-        Total variance of each view (the normalisation of SPEC section 3). ``cc`` compares
+        Total variance of each view (the normalisation of every term; docs: Method).
+        ``cc`` compares
         codes, which a :class:`CoupledModel` computes from inputs it has standardised itself:
         its scale is the mean of the two views' variances *as the encoders see them*
         (``model.code_variances``), so that rescaling the data leaves every term unchanged.
