@@ -85,7 +85,8 @@ class MultiViewSurfaceMixin:
         return check_views(X, view_sizes=self.view_sizes, view_names=self.view_names,
                            expected_widths=self.view_sizes_,
                            expected_view_names=self.view_names_,
-                           estimator_name=type(self).__name__, lazy=self._streams_input)
+                           estimator_name=type(self).__name__, lazy=self._streams_input,
+                           when="calling transform")
 
     def _check_one(self, X, view, what="transform"):
         i = resolve_view(view, self.view_names_)
@@ -96,7 +97,7 @@ class MultiViewSurfaceMixin:
             )
         arr, index = check_single_view(X, view_name=self.view_names_[i],
                                        n_features=self.view_sizes_[i],
-                                       lazy=self._streams_input)
+                                       lazy=self._streams_input, when=f"calling {what}")
         return i, arr, index
 
     def _single_output(self, values, index, like_frame, columns):

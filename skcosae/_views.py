@@ -18,6 +18,7 @@ Outputs mirror the input form: list in, list out; frame in, frame out.
 
 from __future__ import annotations
 
+import difflib
 import numbers
 from dataclasses import dataclass, field
 from typing import Any
@@ -234,6 +235,7 @@ class MultiView:
     feature_names: list
     index: Any = None
     view_sizes: list = field(default_factory=list)
+    frame_views: list = field(default_factory=list)  # views given as DataFrames in a list
 
     @property
     def n_views(self):
@@ -242,6 +244,14 @@ class MultiView:
     @property
     def n_samples(self):
         return self.views[0].shape[0]
+
+    def _as_frame(self, values, columns):
+        if sp.issparse(values):
+            frame = pd.DataFrame.sparse.from_spmatrix(values, columns=columns)
+            if self.index is not None:
+                frame.index = self.index
+            return frame
+        return pd.DataFrame(values, index=self.index, columns=columns)
 
     def mirror(self, outputs, column_names):
         """Return per-view ``outputs`` in the form the input came in.
@@ -261,10 +271,13 @@ class MultiView:
                     f"View {name!r}: output has {out.shape[1]} columns for "
                     f"{len(names)} names."
                 )
-        if self.form == "list":
-            return list(outputs)
-        if self.form == "tuple":
-            return tuple(outputs)
+        if self.form in ("list", "tuple"):
+            # A view given as a DataFrame comes back as one, with its index.
+            outputs = [self._as_frame(out, names) if framed else out
+                       for out, names, framed in zip(
+                           outputs, column_names,
+                           self.frame_views or [False] * len(outputs))]
+            return list(outputs) if self.form == "list" else tuple(outputs)
         sparse = any(sp.issparse(out) for out in outputs)
         if self.form == "array":
             return sp.hstack(outputs, format="csr") if sparse else np.hstack(outputs)
@@ -281,7 +294,7 @@ class MultiView:
         return pd.DataFrame(np.hstack(outputs), index=self.index, columns=columns)
 
 
-def _as_float_array(X, what, dtype, allow_nan=False):
+def _as_float_array(X, what, dtype, allow_nan=False, when="fitting"):
     """2-D float array from array-like ``X``, with an error naming ``what``."""
     if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
         raise TypeError(f"{what}: sparse input is not supported; pass a dense array.")
@@ -317,7 +330,7 @@ def _as_float_array(X, what, dtype, allow_nan=False):
         n_bad = int((~np.isfinite(arr)).any(axis=1).sum())
         raise ValueError(
             f"{what} contains NaN or infinity in {n_bad} row(s); "
-            "impute or drop them before fitting."
+            f"impute or drop them before {when}."
         )
     return arr
 
@@ -382,6 +395,7 @@ def check_views(
     allow_nan=False,
     estimator_name="it",
     lazy=False,
+    when="fitting",
 ):
     """Validate multi-view input and return a :class:`MultiView`.
 
@@ -406,6 +420,9 @@ def check_views(
         Whether NaN/inf are let through.
     estimator_name : str, default="it"
         Named in the error for a 2-D array of the wrong width.
+    when : str, default="fitting"
+        What the data are checked for ("fitting", "calling transform"), named in the error
+        for NaN or infinity.
     lazy : bool, default=False
         Return each view as a :class:`LazyView` (read in row chunks, never copied; float32
         stays float32) instead of an array. Shapes, dtypes and widths are checked here;
@@ -417,7 +434,20 @@ def check_views(
     MultiView
     """
     index = None
-    if isinstance(X, pd.DataFrame):
+    frame_views = []
+    if (isinstance(X, pd.DataFrame) and view_sizes is not None
+            and not isinstance(X.columns, pd.MultiIndex)):
+        # A flat frame split by view_sizes, like the same 2-D array; output mirrors it.
+        form = "frame"
+        index = X.index
+        arr = _as_float_array(X, "X", None if lazy else dtype, allow_nan=lazy or allow_nan,
+                              when=when)
+        sizes = split_columns(arr.shape[1], view_sizes)
+        edges = np.cumsum([0] + sizes)
+        blocks = [arr[:, a:b] for a, b in zip(edges[:-1], edges[1:])]
+        columns = [str(c) for c in X.columns]
+        feature_names = [columns[a:b] for a, b in zip(edges[:-1], edges[1:])]
+    elif isinstance(X, pd.DataFrame):
         form = "frame"
         blocks, names, feature_names = _frame_views(X)
         index = X.index
@@ -432,6 +462,7 @@ def check_views(
                 "2-D arrays, one per view."
             )
         feature_names = [None] * len(blocks)
+        frame_views = [isinstance(b, pd.DataFrame) for b in blocks]
         for i, b in enumerate(blocks):
             if isinstance(b, pd.DataFrame):
                 feature_names[i] = [str(c) for c in b.columns]
@@ -457,7 +488,7 @@ def check_views(
         form = "array"
         # Lazy views keep float32 and leave NaN to the streaming passes.
         arr = (_as_float_array(X, "X", None, allow_nan=True) if lazy
-               else _as_float_array(X, "X", dtype, allow_nan))
+               else _as_float_array(X, "X", dtype, allow_nan, when))
         if expected_widths is not None and arr.shape[1] != sum(expected_widths):
             raise ValueError(
                 f"X has {arr.shape[1]} features, but {estimator_name} is expecting "
@@ -498,7 +529,7 @@ def check_views(
         if lazy:
             views.append(_lazy_view(b, name))
         else:
-            views.append(_as_float_array(b, f"View {name!r}", dtype, allow_nan))
+            views.append(_as_float_array(b, f"View {name!r}", dtype, allow_nan, when))
     n_rows = [v.shape[0] for v in views]
     if len(set(n_rows)) > 1:
         detail = ", ".join(f"view {n!r}: {r}" for n, r in zip(view_names, n_rows))
@@ -534,6 +565,7 @@ def check_views(
         feature_names=feature_names,
         index=index,
         view_sizes=[v.shape[1] for v in views],
+        frame_views=frame_views,
     )
 
 
@@ -557,7 +589,7 @@ def _lazy_view(block, name):
 
 
 def check_single_view(X, *, view_name, n_features=None, dtype=np.float64, allow_nan=False,
-                      lazy=False, accept_sparse=False):
+                      lazy=False, accept_sparse=False, when="fitting"):
     """Validate one view's data (e.g. the source of :meth:`translate`).
 
     With ``lazy``, the data come back as a :class:`LazyView` (NaN and infinity are left to
@@ -575,7 +607,7 @@ def check_single_view(X, *, view_name, n_features=None, dtype=np.float64, allow_
     elif lazy:
         arr = _lazy_view(X, view_name)
     else:
-        arr = _as_float_array(X, f"View {view_name!r}", dtype, allow_nan)
+        arr = _as_float_array(X, f"View {view_name!r}", dtype, allow_nan, when)
     if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(
             f"View {view_name!r} has {arr.shape[1]} features, but the estimator was "
@@ -605,7 +637,9 @@ def resolve_view(view, view_names):
     if isinstance(view, numbers.Integral) and not isinstance(view, bool):
         if -len(names) <= view < len(names):
             return int(view) % len(names)
-    raise ValueError(f"Unknown view {view!r}; the views are {names}.")
+    close = difflib.get_close_matches(str(view), [str(n) for n in names], n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"Unknown view {view!r};{hint} the views are {names}.")
 
 
 def resolve_pair_mask(pair_mask, n_samples, random_state=None):

@@ -786,7 +786,7 @@ def _user_stacklevel():
     skcosae and scikit-learn, so that the warning points at the user's line."""
     import sys
 
-    frame, level = sys._getframe(2), 1
+    frame, level = sys._getframe(2), 2
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if not module.startswith(("skcosae.", "sklearn.")):
