@@ -9,6 +9,10 @@ Cost: the views are encoded once; per probe split, each ordered pair ``(i, j)`` 
 once (``N^2`` decodes of the probe-test rows), each ablation decodes only the rows where an
 ablated code is active, and every logistic regression sees either one view's original
 features or ``k_probe`` chosen concepts, never the whole code.
+
+Memory: float32 views stay float32 (they are not copied into float64), and sparse codes (an
+estimator whose ``transform`` returns scipy.sparse matrices) stay sparse: only
+``(n_samples, k_probe)`` column blocks and row chunks of the codes are ever dense.
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ from collections import defaultdict
 from contextlib import contextmanager
 
 import numpy as np
+import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from .._views import check_views
-from ._concept import ConceptAblation
+from ._concept import ConceptAblation, as_codes, code_columns, decode, zero_code
 from ._latent import LatentAblation, explained_variance, faithfulness, latent_features
 from ._postprocess import chance_level, normalise
 from ._probes import (
@@ -127,6 +132,26 @@ def _check_labels(y, n_samples):
     return classes, codes.ravel()
 
 
+def _views_dtype(X):
+    """float32 when every view of ``X`` is float32 (so it is kept as is), else float64."""
+    if isinstance(X, pd.DataFrame):
+        dtypes = list(X.dtypes)
+    elif isinstance(X, (list, tuple)):
+        dtypes = [d for b in X for d in (b.dtypes if isinstance(b, pd.DataFrame)
+                                         else [getattr(b, "dtype", None)])]
+    else:
+        dtypes = [getattr(X, "dtype", None)]
+    return np.float32 if dtypes and all(d == np.float32 for d in dtypes) else np.float64
+
+
+def _split_codes(codes):
+    """One code matrix per view from what ``transform`` returned: a list, or a frame with
+    (view, concept) columns (an estimator set to pandas output)."""
+    if isinstance(codes, pd.DataFrame) and codes.columns.nlevels == 2:
+        codes = [codes[view].to_numpy() for view in codes.columns.unique(level=0)]
+    return [as_codes(z) for z in codes]
+
+
 def prepare(estimator, X, y, *, view_sizes, metrics):
     """Check the inputs and encode every view once."""
     _check_estimator(estimator)
@@ -134,17 +159,17 @@ def prepare(estimator, X, y, *, view_sizes, metrics):
     mv = check_views(X, view_sizes=view_sizes if view_sizes is not None
                      else list(estimator.view_sizes_),
                      expected_widths=list(estimator.view_sizes_),
-                     expected_view_names=names, estimator_name=type(estimator).__name__)
+                     expected_view_names=names, dtype=_views_dtype(X),
+                     estimator_name=type(estimator).__name__)
     classes, y_codes = _check_labels(y, mv.n_samples)
-    codes = estimator.transform(list(mv.views))
-    codes = [np.asarray(z, dtype=float) for z in codes]
+    codes = _split_codes(estimator.transform(list(mv.views)))
     widths = {z.shape[1] for z in codes}
     if len(codes) != mv.n_views or len(widths) != 1 or any(z.shape[0] != mv.n_samples
                                                             for z in codes):
         raise ValueError(
             f"{type(estimator).__name__}.transform returned codes of shapes "
             f"{[z.shape for z in codes]}; InterVenchA needs one (n_samples, n_concepts) array "
-            "per view, of the same width."
+            "or scipy.sparse matrix per view, of the same width."
         )
     dictionaries = None
     if any(m in metrics for m in ("sparse_probing_latent", "unlearning_latent", "tpp_latent",
@@ -243,7 +268,7 @@ def evaluate_split(ctx, train, test, tasks, params, metrics, timer, warned):
                     values[(metric, i, j)] = normalise(acc, chance, acc_orig[j], min_gap)
 
     if "sparse_probing_concept" in needed:
-        sparse_probing("sparse_probing_concept", lambda j, S: codes[j][:, S])
+        sparse_probing("sparse_probing_concept", lambda j, S: code_columns(codes[j], S))
     if "sparse_probing_latent" in needed:
         sparse_probing("sparse_probing_latent",
                        lambda j, S: latent_features(views[j], ctx.dictionaries[j][S]))
@@ -259,7 +284,7 @@ def evaluate_split(ctx, train, test, tasks, params, metrics, timer, warned):
     with timer("translate"):
         Z_te = {i: codes[i][test] for i in {i for i, _ in pairs}}
         for i, j in pairs:
-            T[(i, j)] = np.asarray(est.inverse_transform(Z_te[i], view=j), dtype=float)
+            T[(i, j)] = decode(est, Z_te[i], j)
 
     if "r2" in needed:
         with timer("r2"):
@@ -267,11 +292,8 @@ def evaluate_split(ctx, train, test, tasks, params, metrics, timer, warned):
                 values[("r2", i, j)] = explained_variance(X_te[j], T[(i, j)])
     if "faithfulness" in needed:
         with timer("faithfulness"):
-            zero_code = np.zeros((1, codes[0].shape[1]))
             for j in range(N):
-                X_zero = np.broadcast_to(
-                    np.asarray(est.inverse_transform(zero_code, view=j), dtype=float),
-                    X_te[j].shape)
+                X_zero = np.broadcast_to(decode(est, zero_code(codes[j]), j), X_te[j].shape)
                 for i in range(N):
                     values[("faithfulness", i, j)] = faithfulness(
                         probes[("multi", j)], scalers[j], y_te, X_te[j], T[(i, j)], X_zero,
@@ -292,8 +314,7 @@ def evaluate_split(ctx, train, test, tasks, params, metrics, timer, warned):
                                           "it is reported as NaN.", UserWarning, stacklevel=4)
                         values[("cycle_r2", i, j)] = float("nan")
                         continue
-                    values[("cycle_r2", i, j)] = explained_variance(
-                        X_te[i], np.asarray(back, dtype=float))
+                    values[("cycle_r2", i, j)] = explained_variance(X_te[i], np.asarray(back))
 
     # ---- ablations: concepts chosen on view i, removed from view j
     for space in ("latent", "concept"):
@@ -308,7 +329,7 @@ def evaluate_split(ctx, train, test, tasks, params, metrics, timer, warned):
                     ablate = ConceptAblation(est, j, X_te[j], codes[j][test], T[(j, j)])
                 else:
                     ablate = LatentAblation(X_te[j], ctx.dictionaries[j],
-                                            views[j][train].mean(axis=0))
+                                            views[j][train].mean(axis=0, dtype=np.float64))
                 X_zero = ablate.zero()
                 multi = probes[("multi", j)]
                 pred_zero = multi.predict(scalers[j](X_zero))

@@ -20,6 +20,9 @@ __all__ = [
     "span_basis",
 ]
 
+#: Rows per chunk of the float64 sums of :func:`explained_variance`.
+_CHUNK_ROWS = 4096
+
 
 def explained_variance(X, X_hat):
     """R^2 of ``X_hat`` as an estimate of ``X``: ``1 - SSE / SST``, clipped to ``[0, 1]``.
@@ -27,11 +30,20 @@ def explained_variance(X, X_hat):
     ``SST`` is taken about each feature's own mean (scikit-learn's ``r2_score`` with
     ``multioutput="variance_weighted"``), so a constant offset between views is not counted
     as explained. A negative R^2 (worse than predicting the mean) is 0.
+
+    Sums are accumulated in float64 over row chunks, so float32 rows are neither copied
+    whole into float64 nor summed in float32.
     """
-    total = ((X - X.mean(axis=0)) ** 2).sum()
+    mean = X.mean(axis=0, dtype=np.float64)
+    total = residual = 0.0
+    for start in range(0, X.shape[0], _CHUNK_ROWS):
+        rows = slice(start, start + _CHUNK_ROWS)
+        x = np.asarray(X[rows], dtype=np.float64)
+        total += ((x - mean) ** 2).sum()
+        residual += ((x - X_hat[rows]) ** 2).sum()
     if total <= 0:
         return 0.0
-    return clip01(1.0 - ((X - X_hat) ** 2).sum() / total)
+    return clip01(1.0 - residual / total)
 
 
 def faithfulness(probe, scaler, y, X, X_hat, X_zero, min_gap=0.0):
@@ -59,9 +71,10 @@ def latent_features(X, atoms):
     """Projections of the rows of ``X`` on ``atoms`` (one atom per row of ``atoms``).
 
     A linear probe on these has weights ``w = atoms.T @ alpha``: a combination of the chosen
-    atoms, the latent-space sparse probe of SPEC section 5.
+    atoms, the latent-space sparse probe of SPEC section 5. The projections are in the
+    dtype of ``X`` (float32 rows are not copied into float64 to meet float64 atoms).
     """
-    return X @ atoms.T
+    return X @ atoms.T.astype(X.dtype, copy=False)
 
 
 def span_basis(atoms, rtol=1e-10):
@@ -97,15 +110,18 @@ class LatentAblation:
     def __init__(self, X, atoms, mean):
         self.X = X
         self.atoms = atoms
-        self.centred = X - mean
+        self.centred = X - np.asarray(mean, dtype=X.dtype)
+
+    def _remove(self, basis):
+        # In the rows' dtype: float32 rows stay float32.
+        basis = basis.astype(self.X.dtype, copy=False)
+        return self.X - (self.centred @ basis) @ basis.T
 
     def __call__(self, concepts):
         if len(concepts) == 0:
             return self.X
-        basis = span_basis(self.atoms[concepts])
-        return self.X - (self.centred @ basis) @ basis.T
+        return self._remove(span_basis(self.atoms[concepts]))
 
     def zero(self):
         """Every atom removed (the rows collapse to the mean where the atoms span the space)."""
-        basis = span_basis(self.atoms)
-        return self.X - (self.centred @ basis) @ basis.T
+        return self._remove(span_basis(self.atoms))

@@ -10,6 +10,7 @@ ever fitted on thousands of codes.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
@@ -49,8 +50,15 @@ def fit_probe(F, y, *, C, max_iter, class_weight=None):
 
 
 def contrast(Z, weights):
-    """``weights @ Z`` (a weighted mean difference of rows), without copying rows of ``Z``."""
-    return np.asarray(weights @ Z).ravel()
+    """``weights @ Z`` (weighted sums of rows) as a dense array, without copying rows of ``Z``.
+
+    ``weights`` is one weight per row (then one value per column of ``Z``) or one such
+    vector per row of ``weights``. ``Z`` may be a scipy.sparse matrix: the product is then
+    taken as ``(Z.T @ weights.T).T``, a sparse-times-dense product that never densifies ``Z``.
+    """
+    if sp.issparse(Z):
+        return np.asarray(Z.T @ weights.T).T
+    return np.asarray(weights @ Z)
 
 
 def class_mean_differences(Z, y, rows, n_classes):
@@ -58,7 +66,7 @@ def class_mean_differences(Z, y, rows, n_classes):
 
     Parameters
     ----------
-    Z : ndarray of shape (n_samples, n_features)
+    Z : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
     y : ndarray of int of shape (n_samples,)
         Class codes ``0..n_classes-1``.
     rows : ndarray of int
@@ -73,7 +81,7 @@ def class_mean_differences(Z, y, rows, n_classes):
     counts = np.bincount(y_rows, minlength=n_classes).astype(float)
     weights = np.zeros((n_classes, Z.shape[0]))
     weights[y_rows, rows] = 1.0
-    sums = np.asarray(weights @ Z)
+    sums = contrast(Z, weights)
     total = sums.sum(axis=0)
     inside = sums / np.maximum(counts, 1.0)[:, None]
     outside = (total - sums) / np.maximum(len(rows) - counts, 1.0)[:, None]
