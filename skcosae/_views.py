@@ -414,8 +414,8 @@ def check_views(
         Widths seen at fit; a mismatch is an error naming the view.
     expected_view_names : list, default=None
         View names seen at fit, checked for frames.
-    dtype : numpy dtype, default=np.float64
-        Dtype of the returned arrays.
+    dtype : numpy dtype or None, default=np.float64
+        Dtype of the returned arrays; None keeps float32 views float32 (others float64).
     allow_nan : bool, default=False
         Whether NaN/inf are let through.
     estimator_name : str, default="it"

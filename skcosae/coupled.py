@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._compat import Interval, StrOptions, fit_context, validate_parameter_constraints
 from ._surface import MultiViewSurfaceMixin
 from ._views import check_finite_rows, check_views, resolve_pair_mask, scan_view
-from .backend.plan import DEFAULTS, INSTANCE_LOSSES, LOSS_NAMES
+from .backend.plan import INSTANCE_LOSSES, LOSS_NAMES
 
 __all__ = ["CoupledSAE", "TrainingStoppedWarning", "make_baseline", "LOSS_NAMES"]
 

@@ -294,3 +294,21 @@ def test_the_backend_defaults_are_the_estimators():
 
     signature = inspect.signature(CoupledSAE)
     assert {name: signature.parameters[name].default for name in DEFAULTS} == DEFAULTS
+
+
+def test_the_report_on_sparse_codes_equals_the_report_on_dense_codes(data):
+    import copy
+
+    from skcosae.datasets import make_platonic
+    from skcosae.metrics import intervencha_report
+
+    Xs, y, _ = make_platonic(n_samples=600, n_views=2, n_concepts=24, n_active=3,
+                             idiosyncrasy=0.05, random_state=3)
+    Xs = [X.astype(np.float32) for X in Xs]
+    dense = CoupledSAE(**SMALL).fit(Xs)
+    sparse = copy.deepcopy(dense).set_params(sparse_output=True)
+    assert sp.issparse(sparse.transform(Xs)[0])
+    a = intervencha_report(dense, Xs, y, random_state=0).frame
+    b = intervencha_report(sparse, Xs, y, random_state=0).frame
+    np.testing.assert_allclose(a["value"].to_numpy(), b["value"].to_numpy(), atol=1e-5)
+    assert (a["value"].abs() > 0).any()

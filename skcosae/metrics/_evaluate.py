@@ -132,18 +132,6 @@ def _check_labels(y, n_samples):
     return classes, codes.ravel()
 
 
-def _views_dtype(X):
-    """float32 when every view of ``X`` is float32 (so it is kept as is), else float64."""
-    if isinstance(X, pd.DataFrame):
-        dtypes = list(X.dtypes)
-    elif isinstance(X, (list, tuple)):
-        dtypes = [d for b in X for d in (b.dtypes if isinstance(b, pd.DataFrame)
-                                         else [getattr(b, "dtype", None)])]
-    else:
-        dtypes = [getattr(X, "dtype", None)]
-    return np.float32 if dtypes and all(d == np.float32 for d in dtypes) else np.float64
-
-
 def _split_codes(codes):
     """One code matrix per view from what ``transform`` returned: a list, or a frame with
     (view, concept) columns (an estimator set to pandas output)."""
@@ -159,7 +147,7 @@ def prepare(estimator, X, y, *, view_sizes, metrics):
     mv = check_views(X, view_sizes=view_sizes if view_sizes is not None
                      else list(estimator.view_sizes_),
                      expected_widths=list(estimator.view_sizes_),
-                     expected_view_names=names, dtype=_views_dtype(X),
+                     expected_view_names=names, dtype=None,
                      estimator_name=type(estimator).__name__)
     classes, y_codes = _check_labels(y, mv.n_samples)
     codes = _split_codes(estimator.transform(list(mv.views)))
