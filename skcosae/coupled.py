@@ -45,7 +45,7 @@ _IN_MEMORY_COPY_BYTES = 2**30
 # Parameters that do not change what a fit computes: a checkpoint written under other
 # values of these is resumed all the same.
 _NOT_IN_CHECKPOINT = ("max_epochs", "verbose", "checkpoint_dir", "device", "warm_start",
-                      "streaming", "sparse_output")
+                      "streaming", "sparse_output", "n_threads")
 
 
 class TrainingStoppedWarning(UserWarning):
@@ -210,6 +210,13 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
     warm_start : bool, default=False
         Continue from the fitted weights (and optimiser state) when :meth:`fit` is called
         again on views of the same widths.
+    n_threads : int, default=None
+        CPU threads torch may use during :meth:`fit` and inference (set for the call and
+        restored afterwards; the caller's ``torch.get_num_threads()`` is unchanged). None
+        means one thread, as scikit-learn's ``n_jobs=None``: on a machine whose cores are
+        busy with other processes, torch's threads wait on each other and a fit can run
+        several times slower than with one (see the benchmarks' README). ``-1`` uses every
+        core; a positive number uses that many.
 
     Attributes
     ----------
@@ -301,6 +308,7 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "n_threads": [Interval(numbers.Integral, -1, None, closed="left"), None],
     }
 
     def __init__(
@@ -328,6 +336,7 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         random_state=None,
         verbose=0,
         warm_start=False,
+        n_threads=None,
     ):
         self.n_concepts = n_concepts
         self.k = k
@@ -351,6 +360,7 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.n_threads = n_threads
 
     # ------------------------------------------------------------------ parameters
     def set_params(self, **params):
@@ -425,6 +435,11 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         return self._fit(X, pair_mask, epochs=1, continue_training=True)
 
     def _fit(self, X, pair_mask, *, epochs, continue_training):
+        with _torch_threads(self.n_threads):
+            return self._fit_with_threads(X, pair_mask, epochs=epochs,
+                                          continue_training=continue_training)
+
+    def _fit_with_threads(self, X, pair_mask, *, epochs, continue_training):
         from .backend.checkpoint import load_checkpoint
         from .backend.model import CoupledModel
         from .backend.plan import TrainingPlan
@@ -660,7 +675,7 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         dtype = _output_dtype(arrays[0])
         sparse = codes and self.sparse_output
         parts = []
-        with torch.no_grad():
+        with torch.no_grad(), _torch_threads(getattr(self, "n_threads", None)):
             for start in range(0, n, self._chunk_rows()):
                 stop = min(start + self._chunk_rows(), n)
                 out = fn(*[self._to_tensor(self._rows(a, start, stop)) for a in arrays])
@@ -725,6 +740,28 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         tags.input_tags.allow_nan = False
         tags.target_tags.required = False
         return tags
+
+
+class _torch_threads:
+    """Set torch's CPU threads for a ``with`` block and restore the caller's afterwards."""
+
+    def __init__(self, n_threads):
+        self.n_threads = n_threads
+
+    def __enter__(self):
+        torch = _torch()
+        self.previous = torch.get_num_threads()
+        wanted = 1 if self.n_threads is None else int(self.n_threads)
+        if wanted == -1:
+            wanted = os.cpu_count() or 1
+        if wanted != self.previous:
+            torch.set_num_threads(wanted)
+        return self
+
+    def __exit__(self, *exc):
+        torch = _torch()
+        if torch.get_num_threads() != self.previous:
+            torch.set_num_threads(self.previous)
 
 
 def _cpu_copy(model):
