@@ -6,7 +6,12 @@ view's codes must be concept ``c`` of the target view's codes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+
+from .._typing import Codes
 
 __all__ = ["ConceptAblation"]
 
@@ -34,7 +39,8 @@ class ConceptAblation:
         ``D_j(Z)``, the reconstruction.
     """
 
-    def __init__(self, estimator, view, X, Z, X_rec):
+    def __init__(self, estimator: Any, view: int, X: np.ndarray, Z: Codes,
+                 X_rec: np.ndarray) -> None:
         self.estimator = estimator
         self.view = view
         self.X = X
@@ -44,7 +50,7 @@ class ConceptAblation:
     def _decode(self, Z):
         return np.asarray(self.estimator.inverse_transform(Z, view=self.view), dtype=float)
 
-    def __call__(self, concepts):
+    def __call__(self, concepts: Sequence[int] | np.ndarray) -> np.ndarray:
         concepts = np.asarray(concepts, dtype=int)
         if concepts.size == 0:
             return self.X
@@ -56,6 +62,6 @@ class ConceptAblation:
             out[rows] = self._decode(ablated) + self.error[rows]
         return out
 
-    def zero(self):
+    def zero(self) -> np.ndarray:
         """Every code zeroed: ``D_j(0) + (x - D_j(z))``."""
         return self._decode(np.zeros((1, self.Z.shape[1]))) + self.error
