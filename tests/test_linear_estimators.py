@@ -240,6 +240,9 @@ def test_errors_name_the_problem(views):
 def test_loss_weights_are_searchable(views):
     model = LinearCoupledAE(losses=["rec", "cc"]).set_params(losses__trans=2.0)
     assert model.losses == {"rec": 1.0, "cc": 1.0, "trans": 2.0}
+    with pytest.raises(ValueError, match="weight of loss 'cc' must be a number; got 'abc'"):
+        model.set_params(losses__cc="abc")
+    assert model.losses == {"rec": 1.0, "cc": 1.0, "trans": 2.0}  # unchanged by the failure
     search = GridSearchCV(LinearCoupledAE(n_components=2),
                           {"losses": [["rec", "trans"], ["rec", "trans", "cc"]]}, cv=2)
     search.fit(as_frame(views))

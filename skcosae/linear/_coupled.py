@@ -241,7 +241,7 @@ class LinearCoupledAE(_LinearViews):
                         f"{list(LOSS_NAMES)}."
                     )
                 weights[name] = weight
-            params["losses"] = weights
+            params["losses"] = resolve_losses(weights)  # a bad weight fails here, not in fit
         return super().set_params(**params)
 
     # ------------------------------------------------------------------ checks
