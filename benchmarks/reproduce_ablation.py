@@ -1,4 +1,6 @@
-"""Reproduce the paper's ablation table (SPEC section 7, vision table) on real multi-view data.
+"""Reproduce the paper's ablation table (its vision table) on real multi-view data.
+
+The results are on the docs page "Reproducing the paper" (docs/results.rst).
 
 Every row of the paper's table is one CoupledSAE (or baseline) fitted on the training rows of
 a real dataset that ships with skcosae, scored with InterVenchA on held-out rows
@@ -282,7 +284,8 @@ def main():
     args.views = {"mfeat": args.mfeat_views}
 
     print(f"CoupledSAE(n_concepts={args.n_concepts}, k={args.k}, max_epochs={args.max_epochs}, "
-          f"batch_size={args.batch_size}, device={args.device!r}); intervencha_report(cv={args.cv})")
+          f"batch_size={args.batch_size}, device={args.device!r}); "
+          f"intervencha_report(cv={args.cv})")
     start = time.perf_counter()
     for name in args.datasets:
         view_names, n_rows, results, reports, n_pairs = run_dataset(name, args)

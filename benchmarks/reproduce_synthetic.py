@@ -3,10 +3,11 @@
 Fits one CoupledSAE per loss set on ``make_platonic`` data (two views, a shared sparse code
 seen through a random map per view), scores it with InterVenchA on held-out rows, measures
 ground-truth concept recovery, and prints a markdown table with the paper's figures beside
-ours (SPEC section 7; the paper's numbers are from its own DGP and sizes, ours from the
+ours (docs/results.rst; the paper's numbers are from its own DGP and sizes, ours from the
 sizes below).
 
-    python benchmarks/reproduce_synthetic.py [--n-samples 6000 --max-epochs 30 --linear --device auto --seeds 0 1]
+    python benchmarks/reproduce_synthetic.py [--n-samples 6000] [--max-epochs 30] [--linear]
+                                             [--device auto] [--seeds 0 1]
 """
 
 import argparse
@@ -49,7 +50,8 @@ def main():
           f"CoupledSAE(n_concepts={args.n_concepts}, k={args.k}, "
           f"max_epochs={args.max_epochs}); seeds {args.seeds}; 75% train / 25% scored")
     print()
-    print("| losses | S_ext | S_trans | S_cc | S_align | S_cycle | recovery | paper S_ext / S_trans / S_cc | fit s |")
+    print("| losses | S_ext | S_trans | S_cc | S_align | S_cycle | recovery "
+          "| paper S_ext / S_trans / S_cc | fit s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, losses in LOSSES.items():
         rows = []

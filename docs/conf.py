@@ -29,6 +29,9 @@ autodoc_default_options = {
     "exclude-members": "set_fit_request, set_partial_fit_request, set_score_request, "
     "set_transform_request, set_inverse_transform_request",
 }
+# The numpydoc Parameters sections state every type in words; signatures stay short, as
+# scikit-learn's (the hints, for type checkers, expand into numpy's long ArrayLike union).
+autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 # numpydoc's cross-reference checks would flag every plain-English type ("array-like of

@@ -638,7 +638,7 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         step = max(64, min(8192, _INFERENCE_ELEMENTS // max([model.m, *mv.view_sizes])))
         with torch.no_grad():
             for i, view in enumerate(mv.views):
-                for start, block in view.chunks(step):
+                for _start, block in view.chunks(step):
                     x = torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32))
                     fired[i] |= (model.encode(x.to(device), i) > 0).any(0)
         return np.array([1.0 - float(f.float().mean()) for f in fired])

@@ -82,7 +82,8 @@ def test_dead_concepts_are_tracked_and_only_they_get_the_aux_gradient():
     assert torch.equal(sae.steps_since_fired == 0, fired)
     assert torch.equal(sae.steps_since_fired[~fired], torch.full((int((~fired).sum()),), 3))
     assert not sae.dead_mask(dead_steps=3)[fired].any() and sae.dead_mask(3)[~fired].all()
-    assert float(sae.aux_loss(x, z, variance=1.0, dead_steps=10).detach()) == 0.0  # nothing dead yet
+    nothing_dead = sae.aux_loss(x, z, variance=1.0, dead_steps=10)
+    assert float(nothing_dead.detach()) == 0.0
     aux = sae.aux_loss(x, z, variance=1.0, dead_steps=3)
     assert float(aux.detach()) > 0
     aux.backward()

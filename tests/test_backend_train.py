@@ -132,7 +132,18 @@ def test_per_view_linear_modules_learn_to_translate():
         assert _r2(xs[0], modules[0].decode(modules[1].encode(xs[1]))) > 0.9
 
 
-def test_training_is_deterministic_given_a_seed():
+@pytest.fixture
+def torch_threads():
+    """Sets torch's intra-op threads for one test, then restores the session's setting."""
+    before = torch.get_num_threads()
+    yield torch.set_num_threads
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_training_is_deterministic_given_a_seed(n_threads, torch_threads):
+    torch_threads(n_threads)
+    assert torch.get_num_threads() == n_threads
     xs = _linear_views(300)
     mask = np.arange(300) % 4 == 0
     runs = []
@@ -179,7 +190,44 @@ def test_interrupt_from_the_callback_keeps_the_last_epoch():
         assert torch.equal(value, snapshot[name]), name
 
 
-def test_divergence_restores_the_last_good_weights():
+def test_divergence_restores_the_weights_of_the_last_good_epoch():
+    xs = _linear_views(300)
+    gen = torch.Generator().manual_seed(0)
+    modules = [DenseLinearAE(6, 4, generator=gen), DenseLinearAE(9, 4, generator=gen)]
+    initial = [{k: v.clone() for k, v in m.state_dict().items()} for m in modules]
+    parameters = [p for m in modules for p in m.parameters()]
+    optimizer = torch.optim.Adam(parameters, lr=1e-2)
+    good = {}
+
+    def callback(epoch, row):
+        if epoch == 2:  # two good epochs, then a step size that overflows within epoch 3
+            good["weights"] = [{k: v.clone() for k, v in m.state_dict().items()}
+                               for m in modules]
+            for group in optimizer.param_groups:
+                group["lr"] = 1e12
+
+    steps = []
+    original_step = optimizer.step
+
+    def counting_step(*args, **kwargs):
+        steps.append(len(good))
+        return original_step(*args, **kwargs)
+
+    optimizer.step = counting_step
+    result = train_coupled(modules, _plan(xs, np.ones(300, bool), {"rec": 1, "trans": 1},
+                                          max_epochs=5, batch_size=32),
+                           optimizer=optimizer, callback=callback)
+    assert result.stop_reason == "diverged" and result.n_epochs == 2
+    assert len(result.history) == 2
+    # Epoch 3 stepped before its loss overflowed: the weights were moved and must come back.
+    assert steps.count(1) >= 1
+    for module, state, start in zip(modules, good["weights"], initial):
+        assert any(not torch.equal(value, start[name]) for name, value in state.items())
+        for name, value in module.state_dict().items():
+            assert torch.isfinite(value).all() and torch.equal(value, state[name]), name
+
+
+def test_divergence_in_the_first_epoch_restores_the_initial_weights():
     xs = _linear_views(300)
     gen = torch.Generator().manual_seed(0)
     modules = [DenseLinearAE(6, 4, generator=gen), DenseLinearAE(9, 4, generator=gen)]

@@ -25,13 +25,15 @@ def test_permuting_unpaired_rows_leaves_instance_wise_terms_unchanged():
     shuffled[unpaired] = xs[1][unpaired[torch.randperm(len(unpaired))]]
     after = batch_losses(model, [xs[0], shuffled], paired, weights, variances=[6.0, 9.0])
     for name in ("trans", "cc", "rec"):
-        assert float(after[name].detach()) == pytest.approx(float(before[name].detach()), rel=1e-6), name
+        assert float(after[name].detach()) == pytest.approx(float(before[name].detach()),
+                                                            rel=1e-6), name
     # Control: permuting the paired rows does change the instance-wise terms.
     p = torch.nonzero(paired).flatten()
     broken = xs[1].clone()
     broken[p] = xs[1][p.roll(1)]
     moved = batch_losses(model, [xs[0], broken], paired, weights, variances=[6.0, 9.0])
-    assert float(moved["trans"].detach()) != pytest.approx(float(before["trans"].detach()), rel=1e-3)
+    assert float(moved["trans"].detach()) != pytest.approx(float(before["trans"].detach()),
+                                                           rel=1e-3)
 
 
 @pytest.fixture(scope="module")

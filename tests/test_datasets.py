@@ -1,4 +1,4 @@
-"""make_platonic (SPEC section 6) and the ground-truth recovery scores."""
+"""make_platonic (docs/datasets.rst) and the ground-truth recovery scores."""
 
 import numpy as np
 import pandas as pd

@@ -12,6 +12,7 @@ from sklearn.decomposition import PCA
 from sklearn.model_selection import GridSearchCV
 
 from skcosae import as_frame
+from skcosae._compat import InvalidParameterError
 from skcosae.linear import CCA, LinearCoupledAE, MultiViewPCA, ReducedRankRegression
 from skcosae.linear._closed_forms import cca, maxvar_gcca, view_moments
 
@@ -134,6 +135,18 @@ def test_float_pair_mask_is_drawn_with_random_state(views):
     np.testing.assert_allclose(a.encoders_[0], b.encoders_[0])
 
 
+@pytest.mark.parametrize("model", ALL, ids=lambda m: type(m).__name__)
+def test_a_bad_pair_mask_gets_one_message_in_the_constructor_and_in_fit(views, model):
+    messages = []
+    for fit in (lambda: clone(model).set_params(pair_mask=1.5).fit(views),
+                lambda: clone(model).fit(views, pair_mask=1.5)):
+        with pytest.raises(InvalidParameterError, match="'pair_mask' parameter") as error:
+            fit()
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
+    assert type(model).__name__ in messages[0] and "Got 1.5" in messages[0]
+
+
 def test_no_pairs_is_an_error_where_pairs_are_needed(views):
     none = np.zeros(len(views[0]), dtype=bool)
     for model in (CCA(), ReducedRankRegression(), LinearCoupledAE(losses=["rec", "trans"])):
@@ -227,6 +240,9 @@ def test_errors_name_the_problem(views):
 def test_loss_weights_are_searchable(views):
     model = LinearCoupledAE(losses=["rec", "cc"]).set_params(losses__trans=2.0)
     assert model.losses == {"rec": 1.0, "cc": 1.0, "trans": 2.0}
+    with pytest.raises(ValueError, match="weight of loss 'cc' must be a number; got 'abc'"):
+        model.set_params(losses__cc="abc")
+    assert model.losses == {"rec": 1.0, "cc": 1.0, "trans": 2.0}  # unchanged by the failure
     search = GridSearchCV(LinearCoupledAE(n_components=2),
                           {"losses": [["rec", "trans"], ["rec", "trans", "cc"]]}, cv=2)
     search.fit(as_frame(views))

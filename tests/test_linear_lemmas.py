@@ -1,4 +1,4 @@
-"""The linear regime's lemmas (SPEC section 4), each under its conditions and outside them.
+"""The linear regime's lemmas (docs/linear.rst), each under its conditions and outside them.
 
 Every test draws random covariance structures with hypothesis (sizes, conditioning, k) and
 checks a fact against an independent computation or a competing feasible point. Tolerances:
@@ -213,7 +213,7 @@ def test_lemma4_mahalanobis_cca_encoders_for_every_lambda(seed, lam):
 
 
 def test_lemma4_fails_on_raw_views_in_the_euclidean_metric():
-    """SPEC's caution: with Euclidean errors a direct minimisation beats the CCA encoders."""
+    """docs/linear.rst's caution: Euclidean errors, a direct minimisation beats CCA's encoders."""
     Xs = make_views(3, 6, 5, spread=1.5)
     weights = {"cc": 1.0, "rec": 5.0}
     with pytest.raises(ValueError, match="isotropic"):

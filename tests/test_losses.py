@@ -1,14 +1,12 @@
 """The loss terms: independent computations, Proposition 3, linear memory, gradients."""
 
-import time
-
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
+from torch.utils._pytree import tree_flatten
 
 from skcosae.backend import losses as L
 
@@ -22,7 +20,7 @@ class _LargestTensor(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        for leaf in tree_leaves(out):
+        for leaf in tree_flatten(out)[0]:
             if isinstance(leaf, torch.Tensor):
                 self.largest = max(self.largest, leaf.numel())
         return out
@@ -128,10 +126,8 @@ def test_memory_is_linear_in_rows(name):
                                                                 generator=g),
         "dist_cc": lambda: L.distributional_concept_loss(torch.relu(a), torch.relu(b)),
     }[name]
-    start = time.perf_counter()
     with _LargestTensor() as probe:
         fn().backward()
-    assert time.perf_counter() - start < 5.0
     assert probe.largest <= 2 * n * n_slices * n_points
     assert torch.isfinite(a.grad).all() and float(a.grad.abs().sum()) > 0
 

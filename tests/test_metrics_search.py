@@ -5,15 +5,10 @@ import pytest
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
-from skcosae import as_frame
+from skcosae import CoupledSAE, as_frame
 from skcosae._views import check_views, resolve_pair_mask
 from skcosae.datasets import make_platonic
 from skcosae.metrics import make_intervencha_scorer
-
-try:  # CoupledSAE is written by another helper; the search test needs it.
-    from skcosae import CoupledSAE
-except ImportError:  # pragma: no cover - depends on the state of the package
-    CoupledSAE = None
 
 
 class LinearSlots(BaseEstimator):
@@ -93,7 +88,6 @@ def test_dict_of_scorers_in_cross_validate(linear_frame):
     assert (scores["test_S_trans"] > 0.5).all() and (scores["test_S_cc"] < 0.05).all()
 
 
-@pytest.mark.skipif(CoupledSAE is None, reason="needs skcosae.CoupledSAE (not importable)")
 def test_grid_search_over_losses_picks_concept_consistency_when_scoring_s_cc():
     Xs, y, _ = make_platonic(n_samples=2000, n_views=2, n_concepts=16, n_active=3,
                              n_classes=4, idiosyncrasy=0.0, linear=True, random_state=0)

@@ -69,7 +69,8 @@ class CoupledModel(nn.Module):
             )
             self._unit_of_view = [0] * self.n_views
         elif architecture == "linear":
-            self.units = nn.ModuleList([DenseLinearAE(d, m, generator=generator) for d in self.widths])
+            self.units = nn.ModuleList(
+                [DenseLinearAE(d, m, generator=generator) for d in self.widths])
             self._unit_of_view = list(range(self.n_views))
         else:
             self.units = nn.ModuleList(

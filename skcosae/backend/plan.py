@@ -20,7 +20,7 @@ LOSS_NAMES = ("rec", "trans", "cycle", "cc", "dist_trans", "dist_cc")
 #: The terms that compare a row of one view with the same row of another: pairs only.
 INSTANCE_LOSSES = ("trans", "cc")
 #: The training defaults, the same as :class:`skcosae.CoupledSAE`'s (a test keeps them equal).
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "max_epochs": 10,
     "batch_size": 256,
     "learning_rate": 3e-3,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .._typing import ArrayLike
 from .._views import as_frame as _as_frame
 from .._views import check_views
 
@@ -118,7 +120,11 @@ def _read_labels(labels, label_file, n_samples):
     return values
 
 
-def load_embeddings(path, *, view_names=None, mmap=True, labels=None, as_frame=False):
+def load_embeddings(path: str | os.PathLike | list[str | os.PathLike]
+                    | tuple[str | os.PathLike, ...], *,
+                    view_names: Sequence[str] | None = None, mmap: bool = True,
+                    labels: str | os.PathLike | ArrayLike | None = None, as_frame: bool = False,
+                    ) -> tuple[list[np.ndarray] | pd.DataFrame, np.ndarray | None]:
     """Load embeddings of the same rows by several models: one file per view.
 
     Layout: a directory with one file per view, named after the view, each holding a 2-D

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import resources
 
 import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from .._typing import ViewKey
 from .._views import as_frame as _as_frame
 from .._views import check_views, resolve_view
 
@@ -112,7 +114,9 @@ def _finish(arrays, names, target, target_names, *, as_frame, return_X_y, descri
     )
 
 
-def load_mfeat(*, views=None, as_frame=False, return_X_y=False):
+def load_mfeat(*, views: Sequence[ViewKey] | None = None, as_frame: bool = False,
+               return_X_y: bool = False) -> Bunch | tuple[list[np.ndarray] | pd.DataFrame,
+                                                          np.ndarray]:
     """Load the UCI "Multiple Features" digits: 2000 digits seen through 6 feature sets.
 
     =================  ==============================================
@@ -174,7 +178,9 @@ def load_mfeat(*, views=None, as_frame=False, return_X_y=False):
     )
 
 
-def load_bbc_news(*, views=None, as_frame=False, return_X_y=False):
+def load_bbc_news(*, views: Sequence[ViewKey] | None = None, as_frame: bool = False,
+                  return_X_y: bool = False) -> Bunch | tuple[list[np.ndarray] | pd.DataFrame,
+                                                             np.ndarray]:
     """Load 2225 BBC News articles embedded by two pretrained text models and by TF-IDF.
 
     =================  ==============================================

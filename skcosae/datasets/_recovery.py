@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .._typing import ArrayLike
+
 __all__ = ["concept_recovery_score", "atom_recovery_score"]
 
 
-def _check_finite(A, what):
+def _check_finite(A: ArrayLike, what: str) -> np.ndarray:
     A = np.asarray(A, dtype=np.float64)
     if not np.isfinite(A).all():
         raise ValueError(f"{what} contains NaN or infinity.")
@@ -35,7 +37,8 @@ def _matched_mean(similarity, return_matching):
     return score
 
 
-def concept_recovery_score(codes, concepts, *, return_matching=False):
+def concept_recovery_score(codes: ArrayLike, concepts: ArrayLike, *, return_matching: bool = False,
+                           ) -> float | tuple[float, dict[int, int]]:
     """Mean absolute correlation of true concepts with the learnt codes matched to them one-to-one.
 
     Each true concept is matched to a distinct code column by the Hungarian algorithm
@@ -72,17 +75,18 @@ def concept_recovery_score(codes, concepts, *, return_matching=False):
     >>> round(concept_recovery_score(S[:, ::-1] * 2.0, S), 6)
     1.0
     """
-    codes = _check_finite(codes, "codes")
-    concepts = _check_finite(concepts, "concepts")
-    if codes.ndim != 2 or concepts.ndim != 2 or codes.shape[0] != concepts.shape[0]:
+    Z = _check_finite(codes, "codes")
+    S = _check_finite(concepts, "concepts")
+    if Z.ndim != 2 or S.ndim != 2 or Z.shape[0] != S.shape[0]:
         raise ValueError(
-            f"codes {codes.shape} and concepts {concepts.shape} must be 2-D with the same rows."
+            f"codes {Z.shape} and concepts {S.shape} must be 2-D with the same rows."
         )
-    similarity = np.abs(_standardise_columns(concepts).T @ _standardise_columns(codes))
+    similarity = np.abs(_standardise_columns(S).T @ _standardise_columns(Z))
     return _matched_mean(similarity, return_matching)
 
 
-def atom_recovery_score(dictionary, atoms, *, return_matching=False):
+def atom_recovery_score(dictionary: ArrayLike, atoms: ArrayLike, *,
+                        return_matching: bool = False) -> float | tuple[float, dict[int, int]]:
     """Mean absolute cosine of true atoms with the learnt atoms matched to them one-to-one.
 
     Parameters

@@ -1,13 +1,16 @@
-"""Synthetic multi-view data with known ground truth (SPEC section 6, paper G.1)."""
+"""Synthetic multi-view data with known ground truth (the paper's Appendix G.1)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
 
+from .._compat import Interval, validate_params
+from .._typing import RandomState, ViewNames
 from .._views import as_frame as _as_frame
 
 __all__ = ["make_platonic"]
@@ -61,26 +64,26 @@ def _random_layers(widths, rng, first_fan_in):
     prefer_skip_nested_validation=True,
 )
 def make_platonic(
-    n_samples=10_000,
-    n_views=2,
+    n_samples: int = 10_000,
+    n_views: int = 2,
     *,
-    n_concepts=64,
-    n_active=4,
-    view_dims=None,
-    n_classes=8,
-    idiosyncrasy=0.05,
-    noise=(0.01, 0.1),
-    linear=False,
-    depth=2,
-    hidden=None,
-    n_private=0,
-    view_names=None,
-    as_frame=False,
-    random_state=None,
-):
+    n_concepts: int = 64,
+    n_active: int = 4,
+    view_dims: int | Sequence[int] | None = None,
+    n_classes: int = 8,
+    idiosyncrasy: float | Sequence[float] = 0.05,
+    noise: tuple[float, float] = (0.01, 0.1),
+    linear: bool = False,
+    depth: int = 2,
+    hidden: int | None = None,
+    n_private: int = 0,
+    view_names: ViewNames = None,
+    as_frame: bool = False,
+    random_state: RandomState = None,
+) -> tuple[list[np.ndarray] | pd.DataFrame, np.ndarray, Bunch]:
     """Views of shared sparse "platonic" concepts, each seen through its own random map.
 
-    The data-generating process of the paper (appendix G.1, SPEC section 6):
+    The data-generating process of the paper (its Appendix G.1; see :doc:`/datasets`):
 
     1. a platonic latent ``z ~ N(0, I_M)`` keeps, in each row, its ``n_active`` entries of
        largest magnitude, as magnitudes, and zeroes the rest: the sparse concepts ``s``
@@ -191,7 +194,7 @@ def make_platonic(
         )
     if view_dims is None:
         view_dims = [64 + 16 * i for i in range(n_views)]
-    elif isinstance(view_dims, Integral):
+    elif isinstance(view_dims, (int, Integral)):
         view_dims = [int(view_dims)] * n_views
     view_dims = list(view_dims)
     if len(view_dims) != n_views:

@@ -1,9 +1,9 @@
 """The linear regime: closed forms of the coupled objective and their estimators.
 
-SPEC section 4 (the paper's Appendix D) solves the coupled autoencoder when encoders and
-decoders are linear. Each solution is an estimator with the multi-view surface of
-:class:`~skcosae.CoupledSAE` (``fit``, ``transform``, ``inverse_transform``, ``translate``,
-``reconstruct``, ``dictionaries_``):
+The paper's Appendix D (restated, with the conditions verified, in :doc:`/linear`) solves
+the coupled autoencoder when encoders and decoders are linear. Each solution is an estimator
+with the multi-view surface of :class:`~skcosae.CoupledSAE` (``fit``, ``transform``,
+``inverse_transform``, ``translate``, ``reconstruct``, ``dictionaries_``):
 
 - :class:`MultiViewPCA`: reconstruction alone (Lemma 1), no coupling;
 - :class:`CCA`: concept consistency under whitening (Lemmas 2-4), MAXVAR for N > 2 views;

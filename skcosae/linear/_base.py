@@ -12,9 +12,9 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from .._compat import Interval, validate_parameter_constraints
 from .._surface import MultiViewSurfaceMixin
 from .._views import check_views, resolve_pair_mask
 
@@ -26,7 +26,9 @@ _VIEW_PARAMS = {
 }
 
 
-class _LinearViews(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
+# mypy resolves __init_subclass__ on the mixin (object's), not on scikit-learn's untyped
+# TransformerMixin that takes auto_wrap_output_keys.
+class _LinearViews(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,  # type: ignore[call-arg]
                    auto_wrap_output_keys=None):
     """Base class: fit bookkeeping, transform, inverse_transform, translate, reconstruct."""
 
@@ -37,8 +39,11 @@ class _LinearViews(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
     def _check_fit_input(self, X, pair_mask, needs_pairs=None):
         mv = check_views(X, view_sizes=self.view_sizes, view_names=self.view_names,
                          estimator_name=type(self).__name__)
-        mask = resolve_pair_mask(self.pair_mask if pair_mask is None else pair_mask,
-                                 mv.n_samples, getattr(self, "random_state", None))
+        if pair_mask is None:
+            pair_mask = self.pair_mask
+        else:
+            self._check_pair_mask_argument(pair_mask)
+        mask = resolve_pair_mask(pair_mask, mv.n_samples, getattr(self, "random_state", None))
         needs_pairs = self._needs_pairs if needs_pairs is None else needs_pairs
         if needs_pairs and not mask.any():
             raise ValueError(
@@ -59,6 +64,12 @@ class _LinearViews(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
             )
         return mv, mask
 
+    def _check_pair_mask_argument(self, pair_mask):
+        # A method's pair_mask meets the constructor's constraint: one message for both.
+        validate_parameter_constraints(
+            {"pair_mask": self._parameter_constraints["pair_mask"]}, {"pair_mask": pair_mask},
+            caller_name=type(self).__name__)
+
     def _store(self, mv, mask, means, encoders, decoders):
         self.n_views_ = mv.n_views
         self.view_names_ = list(mv.view_names)
@@ -73,7 +84,7 @@ class _LinearViews(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
 
     # ------------------------------------------------------------------ output settings
     @property
-    def dictionaries_(self):
+    def dictionaries_(self) -> list[np.ndarray]:
         """One (n_components, d_i) array per view: row c is concept c's decoder atom."""
         check_is_fitted(self)
         return [V.T.copy() for V in self.decoders_]

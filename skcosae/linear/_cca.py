@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numbers
 
-from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval
-
+from .._compat import Interval, fit_context
+from .._typing import ArrayLike, MultiViewData, PairMask, RandomState, ViewNames, ViewSizes
 from ._base import _VIEW_PARAMS, _LinearViews
 from ._closed_forms import cca, maxvar_gcca, shrink, variate_correlations, view_moments
 
@@ -66,8 +65,9 @@ class CCA(_LinearViews):
     ----------
     canonical_correlations_ : ndarray of shape (n_components,)
         ``rho_1 >= rho_2 >= ...`` (with ``reg > 0``: the correlation of each pair of
-        canonical variates, which need not be sorted). For N > 2 views: ``(lambda - 1) / (N - 1)`` with ``lambda``
-        the MAXVAR eigenvalues (1 when all views share the variate, 0 when uncorrelated).
+        canonical variates, which need not be sorted). For N > 2 views:
+        ``(lambda - 1) / (N - 1)`` with ``lambda`` the MAXVAR eigenvalues (1 when all views
+        share the variate, 0 when uncorrelated).
     encoders_, decoders_ : list of ndarray of shape (d_i, n_components)
         ``W_i`` (``W_i^T S_ii W_i = I`` for two views) and ``V_i = S_ii W_i``.
     means_ : list of ndarray of shape (d_i,)
@@ -103,8 +103,9 @@ class CCA(_LinearViews):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, n_components=2, *, reg=0.0, pair_mask=None, random_state=None,
-                 view_sizes=None, view_names=None):
+    def __init__(self, n_components: int = 2, *, reg: float = 0.0, pair_mask: PairMask = None,
+                 random_state: RandomState = None, view_sizes: ViewSizes = None,
+                 view_names: ViewNames = None) -> None:
         self.n_components = n_components
         self.reg = reg
         self.pair_mask = pair_mask
@@ -112,8 +113,9 @@ class CCA(_LinearViews):
         self.view_sizes = view_sizes
         self.view_names = view_names
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, pair_mask=None):
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: MultiViewData, y: ArrayLike | None = None,
+            pair_mask: PairMask = None) -> CCA:
         """Fit the canonical directions.
 
         Parameters

@@ -1,4 +1,4 @@
-"""Closed forms of the linear regime (SPEC section 4, the paper's Appendix D), in numpy/scipy.
+"""Closed forms of the linear regime (the paper's Appendix D; docs page "The linear regime").
 
 Conventions shared by every function here:
 
@@ -14,12 +14,14 @@ Nothing here knows about estimators or input forms; :mod:`skcosae.linear` wraps 
 
 Eigendecompositions and SVDs call :mod:`numpy.linalg`, not :mod:`scipy.linalg`: numpy and
 scipy wheels each bundle their own OpenBLAS with its own thread pool, and alternating between
-the two pools (numpy's matrix products, then scipy's LAPACK) made a CCA fit 2-10x slower on
-a busy 2-core machine, where each pool's threads spin while the other works.
+the two pools (numpy's matrix products, then scipy's LAPACK) slows a fit down on busy cores,
+where each pool's threads spin while the other works (measured in benchmarks/README.md,
+bench_linear).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,13 +57,13 @@ class Moments:
     by the all-row means, because only paired rows say anything about how two views co-vary.
     """
 
-    means: list
-    covs: list
-    cross: dict
+    means: list[np.ndarray]
+    covs: list[np.ndarray]
+    cross: dict[tuple[int, int], np.ndarray]
     n_samples: int
     n_pairs: int
 
-    def cross_cov(self, i, j):
+    def cross_cov(self, i: int, j: int) -> np.ndarray:
         """``S_ij`` of shape ``(d_i, d_j)``."""
         if i == j:
             return self.covs[i]
@@ -70,7 +72,8 @@ class Moments:
         return self.cross[(j, i)].T
 
 
-def view_moments(views, pair_mask=None, *, cross=True):
+def view_moments(views: Sequence[np.ndarray], pair_mask: np.ndarray | None = None, *,
+                 cross: bool = True) -> Moments:
     """Means (all rows), covariances (all rows) and cross-covariances (paired rows).
 
     Parameters
@@ -112,7 +115,7 @@ def view_moments(views, pair_mask=None, *, cross=True):
     return Moments(means, covs, crosses, n, n_pairs)
 
 
-def shrink(S, reg):
+def shrink(S: np.ndarray, reg: float) -> np.ndarray:
     """Shrink a covariance towards a scaled identity: ``(1 - reg) S + reg (tr S / d) I``.
 
     ``reg = 0`` leaves ``S``; ``reg = 1`` replaces it by the isotropic matrix of the same
@@ -127,7 +130,8 @@ def shrink(S, reg):
     return out
 
 
-def psd_power(S, name="the view", what="covariance"):
+def psd_power(S: np.ndarray, name: str = "the view",
+              what: str = "covariance") -> tuple[np.ndarray, np.ndarray]:
     """``S^{-1/2}`` and ``S^{1/2}`` of a symmetric positive definite matrix.
 
     Raises a ValueError naming ``name`` when ``S`` is singular (to a relative 1e-12), since
@@ -157,7 +161,7 @@ def _sign_fix(*matrices):
     return [m * signs for m in matrices]
 
 
-def pca(S, k):
+def pca(S: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` eigenvalues (descending) and eigenvectors of a covariance ``S``."""
     w, U = np.linalg.eigh(S)
     w, U = w[::-1][:k], U[:, ::-1][:, :k]
@@ -165,7 +169,8 @@ def pca(S, k):
     return np.clip(w, 0.0, None), U
 
 
-def whitened_pca_solution(S, k, name="the view"):
+def whitened_pca_solution(S: np.ndarray, k: int, name: str = "the view"
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Lemma 1 with whitened codes: ``W = U_k L^{-1/2}``, ``V = U_k L^{1/2}`` (so V W^T is
     the projector on the top-``k`` principal subspace and ``W^T S W = I``)."""
     w, U = pca(S, k)
@@ -179,7 +184,8 @@ def whitened_pca_solution(S, k, name="the view"):
     return U / root, U * root, w
 
 
-def cca(S_aa, S_bb, S_ab, k, names=("view 0", "view 1")):
+def cca(S_aa: np.ndarray, S_bb: np.ndarray, S_ab: np.ndarray, k: int,
+        names: Sequence[str] = ("view 0", "view 1")) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top-``k`` canonical directions (Lemma 3).
 
     With ``M = S_aa^{-1/2} S_ab S_bb^{-1/2} = U diag(rho) V^T``: ``W_a = S_aa^{-1/2} U_k``,
@@ -198,7 +204,8 @@ def cca(S_aa, S_bb, S_ab, k, names=("view 0", "view 1")):
     return Wa, Wb, rho[:k]
 
 
-def variate_correlations(Wa, Wb, S_aa, S_bb, S_ab):
+def variate_correlations(Wa: np.ndarray, Wb: np.ndarray, S_aa: np.ndarray, S_bb: np.ndarray,
+                         S_ab: np.ndarray) -> np.ndarray:
     """Correlation of each pair of variates ``(X_a W_a[:, c], X_b W_b[:, c])``."""
     cross = np.einsum("ij,ik,kj->j", Wa, S_ab, Wb)
     var_a = np.einsum("ij,ik,kj->j", Wa, S_aa, Wa)
@@ -206,7 +213,8 @@ def variate_correlations(Wa, Wb, S_aa, S_bb, S_ab):
     return cross / np.sqrt(np.maximum(var_a * var_b, 1e-300))
 
 
-def maxvar_gcca(moments, k, names):
+def maxvar_gcca(moments: Moments, k: int,
+                names: Sequence[str]) -> tuple[list[np.ndarray], np.ndarray]:
     """MAXVAR generalised CCA of N views (Kettenring 1971), a generalisation of CCA.
 
     Finds shared variates ``g`` (unit variance, uncorrelated) that the views predict best in
@@ -244,7 +252,10 @@ def maxvar_gcca(moments, k, names):
     return encoders, (lam - 1.0) / (n_views - 1)
 
 
-def reduced_rank_regression(S_aa, S_bb, S_ab, k, metric="euclidean", names=("view 0", "view 1")):
+def reduced_rank_regression(S_aa: np.ndarray, S_bb: np.ndarray, S_ab: np.ndarray, k: int,
+                            metric: str = "euclidean",
+                            names: Sequence[str] = ("view 0", "view 1"),
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rank-``k`` least squares of view b on view a (Lemma 5), and one factorisation.
 
     ``metric="euclidean"`` minimises ``E ||x_b - B^T x_a||^2``: ``B = S_aa^{-1} S_ab P_k`` with
@@ -284,7 +295,8 @@ def reduced_rank_regression(S_aa, S_bb, S_ab, k, metric="euclidean", names=("vie
     return (B_ols @ U) / root, U * root, gains
 
 
-def coupled_readouts(moments, encoders, w_rec, w_trans):
+def coupled_readouts(moments: Moments, encoders: Sequence[np.ndarray], w_rec: float,
+                     w_trans: float) -> list[np.ndarray]:
     """Decoders minimising the rec + trans terms for fixed whitened encoders (Lemmas 4, 6).
 
     For target view j, ``V_j = (w_trans sum_{i != j} S_ji W_i + w_rec S_jj W_j) /
@@ -308,7 +320,7 @@ def coupled_readouts(moments, encoders, w_rec, w_trans):
     return decoders
 
 
-def isotropy_deviation(S):
+def isotropy_deviation(S: np.ndarray) -> float:
     """``||S - c I||_F / ||S||_F`` with ``c = tr(S) / d``: 0 for a scaled identity."""
     d = S.shape[0]
     c = np.trace(S) / d
@@ -318,7 +330,10 @@ def isotropy_deviation(S):
     return float(np.linalg.norm(dev) / norm) if norm > 0 else 0.0
 
 
-def coupled_objective(views, encoders, decoders, weights, pair_mask=None, variances=None):
+def coupled_objective(views: Sequence[np.ndarray], encoders: Sequence[np.ndarray],
+                      decoders: Sequence[np.ndarray], weights: Mapping[str, float],
+                      pair_mask: np.ndarray | None = None,
+                      variances: Sequence[float] | None = None) -> dict[str, float]:
     """The instance-wise terms of the linear coupled objective, Euclidean, on centred views.
 
     ``rec_i / v_i``, ``trans_{i->j} / v_j`` (paired rows), ``cycle_{i->j->i} / v_i`` and
@@ -367,6 +382,6 @@ def coupled_objective(views, encoders, decoders, weights, pair_mask=None, varian
     return terms
 
 
-def principal_angles(A, B):
+def principal_angles(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Principal angles (radians, ascending) between the column spaces of ``A`` and ``B``."""
     return np.sort(scipy.linalg.subspace_angles(A, B))

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._compat import Interval, StrOptions, fit_context
+from .._typing import (
+    ArrayLike,
+    Losses,
+    MultiViewData,
+    PairMask,
+    RandomState,
+    ViewNames,
+    ViewSizes,
+)
 from .._views import resolve_pair_mask
 from ..coupled import LOSS_NAMES, resolve_losses
 from ._base import _VIEW_PARAMS, _LinearViews
@@ -198,10 +207,12 @@ class LinearCoupledAE(_LinearViews):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, n_components=2, *, losses=("rec", "trans", "cc"), solver="closed_form",
-                 metric="mahalanobis", reg=0.0, pair_mask=None, max_epochs=500,
-                 batch_size=None, learning_rate=0.05, n_slices=64, n_init=1,
-                 random_state=None, view_sizes=None, view_names=None):
+    def __init__(self, n_components: int = 2, *, losses: Losses = ("rec", "trans", "cc"),
+                 solver: str = "closed_form", metric: str = "mahalanobis", reg: float = 0.0,
+                 pair_mask: PairMask = None, max_epochs: int = 500,
+                 batch_size: int | None = None, learning_rate: float = 0.05,
+                 n_slices: int = 64, n_init: int = 1, random_state: RandomState = None,
+                 view_sizes: ViewSizes = None, view_names: ViewNames = None) -> None:
         self.n_components = n_components
         self.losses = losses
         self.solver = solver
@@ -217,7 +228,7 @@ class LinearCoupledAE(_LinearViews):
         self.view_sizes = view_sizes
         self.view_names = view_names
 
-    def set_params(self, **params):
+    def set_params(self, **params: object) -> LinearCoupledAE:
         """Set parameters, and one loss weight with ``losses__<name>=w`` (0 drops it)."""
         term_weights = {key[len("losses__"):]: params.pop(key)
                         for key in list(params) if key.startswith("losses__")}
@@ -230,7 +241,7 @@ class LinearCoupledAE(_LinearViews):
                         f"{list(LOSS_NAMES)}."
                     )
                 weights[name] = weight
-            params["losses"] = weights
+            params["losses"] = resolve_losses(weights)  # a bad weight fails here, not in fit
         return super().set_params(**params)
 
     # ------------------------------------------------------------------ checks
@@ -256,8 +267,9 @@ class LinearCoupledAE(_LinearViews):
             )
 
     # ------------------------------------------------------------------ fitting
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, pair_mask=None):
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: MultiViewData, y: ArrayLike | None = None,
+            pair_mask: PairMask = None) -> LinearCoupledAE:
         """Minimise the objective on the views.
 
         Parameters
@@ -285,8 +297,8 @@ class LinearCoupledAE(_LinearViews):
         roots = None
         if self.metric == "mahalanobis" or self.solver == "gradient":
             roots = [psd_power(S, name) for S, name in zip(moments.covs, names)]
-        if self.metric == "mahalanobis":
-            transforms = [(R, R_inv) for R, R_inv in roots]
+        if roots is not None and self.metric == "mahalanobis":
+            transforms = list(roots)
             variances = [float(np.trace(R @ S @ R)) for (R, _), S in zip(roots, moments.covs)]
         else:
             transforms = None
@@ -397,7 +409,7 @@ class LinearCoupledAE(_LinearViews):
         from ._gradient import as_numpy_seed, solve_gradient
 
         views, whiteners, scales = [], [], []
-        for i, (x, mean, S) in enumerate(zip(mv.views, moments.means, moments.covs)):
+        for i, (x, mean) in enumerate(zip(mv.views, moments.means)):
             T = None if self._transforms is None else self._transforms[i][0]
             y = x - mean if T is None else (x - mean) @ T
             # One scalar per view: unit mean feature variance, so Adam's step means the same
@@ -468,7 +480,9 @@ class LinearCoupledAE(_LinearViews):
             terms["total"] += sum(weights[name] * value for name, value in extra.items())
         return terms
 
-    def objective(self, X, pair_mask=None, encoders=None, decoders=None):
+    def objective(self, X: MultiViewData, pair_mask: PairMask = None,
+                  encoders: Sequence[ArrayLike] | None = None,
+                  decoders: Sequence[ArrayLike] | None = None) -> dict[str, float]:
         """The documented objective on ``X``, for the fitted maps or for given ones.
 
         Uses the fitted means, metric and normalisations ``v_i``, so two sets of maps can be
@@ -491,6 +505,8 @@ class LinearCoupledAE(_LinearViews):
         """
         check_is_fitted(self)
         mv = self._check_multi(X)
+        if pair_mask is not None:
+            self._check_pair_mask_argument(pair_mask)
         mask = resolve_pair_mask(pair_mask, mv.n_samples, self.random_state)
         encoders = self.encoders_ if encoders is None else [np.asarray(W, float) for W in encoders]
         decoders = self.decoders_ if decoders is None else [np.asarray(V, float) for V in decoders]

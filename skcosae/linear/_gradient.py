@@ -13,13 +13,16 @@ Torch is imported here only; :mod:`skcosae.linear` imports this module on demand
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import torch
 from torch.nn.utils.parametrizations import orthogonal
 
+from .._typing import RandomState
 from ..backend.model import PerViewModel
-from ..backend.sae import DenseLinearAE
 from ..backend.plan import DEFAULTS, TrainingPlan
+from ..backend.sae import DenseLinearAE
 from ..backend.train import train_coupled
 
 __all__ = ["WhitenedLinearAE", "solve_gradient"]
@@ -37,7 +40,8 @@ class WhitenedLinearAE(DenseLinearAE):
     constraint ``W^T S W = I``; ``R = I`` keeps orthonormal encoders (a view already white).
     """
 
-    def __init__(self, d, m, whitener, *, generator=None):
+    def __init__(self, d: int, m: int, whitener: np.ndarray, *,
+                 generator: torch.Generator | None = None) -> None:
         super().__init__(d, m, generator=generator)
         # Double precision before the parametrisation is registered: it stores an orthogonal
         # base in the parameter's dtype, and a float32 base is orthogonal to 1e-7 only.
@@ -48,11 +52,11 @@ class WhitenedLinearAE(DenseLinearAE):
         self.register_buffer("whitener", torch.as_tensor(whitener, dtype=torch.float64))
         orthogonal(self, "W")
 
-    def encoder(self):
+    def encoder(self) -> torch.Tensor:
         """The effective encoder ``R Q`` of shape (d, m)."""
         return self.whitener @ self.W
 
-    def encode(self, x, view=0, *, training=False):
+    def encode(self, x: torch.Tensor, view: int = 0, *, training: bool = False) -> torch.Tensor:
         return x @ self.encoder()
 
 
@@ -63,12 +67,15 @@ class _WhitenedCodesModel(PerViewModel):
     view, whatever the scale of the data.
     """
 
-    def code_variances(self, variances):
+    def code_variances(self, variances: Sequence[float]) -> list[float]:
         return [float(module.m) for module in self.views]
 
 
-def solve_gradient(views, whiteners, n_components, weights, pair_mask, variances, *,
-                   max_epochs, batch_size, learning_rate, seed, n_slices=64):
+def solve_gradient(views: Sequence[np.ndarray], whiteners: Sequence[np.ndarray],
+                   n_components: int, weights: Mapping[str, float], pair_mask: np.ndarray,
+                   variances: Sequence[float], *, max_epochs: int, batch_size: int | None,
+                   learning_rate: float, seed: int, n_slices: int = 64,
+                   ) -> tuple[list[np.ndarray], list[np.ndarray], list[dict], str]:
     """Minimise the linear coupled objective by Adam over feasible (whitened) encoders.
 
     Parameters
@@ -139,7 +146,9 @@ def solve_gradient(views, whiteners, n_components, weights, pair_mask, variances
     return encoders, decoders, history, stop_reason
 
 
-def dist_terms(views, encoders, decoders, weights, *, n_slices=64, seed=0):
+def dist_terms(views: Sequence[np.ndarray], encoders: Sequence[np.ndarray],
+               decoders: Sequence[np.ndarray], weights: Mapping[str, float], *,
+               n_slices: int = 64, seed: int = 0) -> dict[str, float]:
     """The distributional terms (``dist_trans``, ``dist_cc``) of fitted linear maps.
 
     Evaluated with the backend's ECF losses on all rows at once (the gradient solver sees
@@ -165,7 +174,7 @@ def dist_terms(views, encoders, decoders, weights, *, n_slices=64, seed=0):
     return terms
 
 
-def as_numpy_seed(random_state):
+def as_numpy_seed(random_state: RandomState) -> int:
     """An int seed from a ``random_state`` (int, RandomState or None)."""
     from sklearn.utils import check_random_state
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import _fit_context
 
+from .._compat import fit_context
+from .._typing import ArrayLike, MultiViewData, PairMask, ViewNames, ViewSizes
 from ._base import _VIEW_PARAMS, _LinearViews
 from ._closed_forms import pca, view_moments
 
@@ -80,16 +81,18 @@ class MultiViewPCA(_LinearViews):
 
     _parameter_constraints: dict = {**_VIEW_PARAMS, "whiten": ["boolean"]}
 
-    def __init__(self, n_components=2, *, whiten=False, pair_mask=None, view_sizes=None,
-                 view_names=None):
+    def __init__(self, n_components: int = 2, *, whiten: bool = False,
+                 pair_mask: PairMask = None, view_sizes: ViewSizes = None,
+                 view_names: ViewNames = None) -> None:
         self.n_components = n_components
         self.whiten = whiten
         self.pair_mask = pair_mask
         self.view_sizes = view_sizes
         self.view_names = view_names
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, pair_mask=None):
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: MultiViewData, y: ArrayLike | None = None,
+            pair_mask: PairMask = None) -> MultiViewPCA:
         """Fit the principal subspace of every view.
 
         Parameters

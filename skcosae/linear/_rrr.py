@@ -5,10 +5,18 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._compat import Interval, StrOptions, fit_context
+from .._typing import (
+    ArrayLike,
+    MultiViewData,
+    PairMask,
+    RandomState,
+    ViewKey,
+    ViewNames,
+    ViewSizes,
+)
 from .._views import resolve_view
 from ._base import _VIEW_PARAMS, _LinearViews
 from ._closed_forms import reduced_rank_regression, shrink, view_moments
@@ -87,8 +95,9 @@ class ReducedRankRegression(_LinearViews):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, n_components=2, *, metric="euclidean", reg=0.0, pair_mask=None,
-                 random_state=None, view_sizes=None, view_names=None):
+    def __init__(self, n_components: int = 2, *, metric: str = "euclidean", reg: float = 0.0,
+                 pair_mask: PairMask = None, random_state: RandomState = None,
+                 view_sizes: ViewSizes = None, view_names: ViewNames = None) -> None:
         self.n_components = n_components
         self.metric = metric
         self.reg = reg
@@ -97,8 +106,9 @@ class ReducedRankRegression(_LinearViews):
         self.view_sizes = view_sizes
         self.view_names = view_names
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, pair_mask=None):
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: MultiViewData, y: ArrayLike | None = None,
+            pair_mask: PairMask = None) -> ReducedRankRegression:
         """Fit the rank-k translation in both directions.
 
         Parameters
@@ -125,7 +135,8 @@ class ReducedRankRegression(_LinearViews):
         moments.covs = [shrink(S, self.reg) for S in moments.covs]
         names = [f"View {name!r}" for name in mv.view_names]
         k = self.n_components
-        encoders, decoders = [None, None], [None, None]
+        encoders: list[np.ndarray] = [np.empty(0), np.empty(0)]
+        decoders: list[np.ndarray] = [np.empty(0), np.empty(0)]
         self.coefs_, self.explained_variance_ = {}, {}
         for a, b in ((0, 1), (1, 0)):
             Wa, Vb, gains = reduced_rank_regression(
@@ -137,7 +148,7 @@ class ReducedRankRegression(_LinearViews):
         self._store(mv, mask, moments.means, encoders, decoders)
         return self
 
-    def score(self, X, y=None):
+    def score(self, X: MultiViewData, y: ArrayLike | None = None) -> float:
         """InterVenchA's S_align when ``y`` is given, else the mean R^2 of the two translations.
 
         (Reconstruction, the default score of the other linear estimators, is not what a
@@ -164,7 +175,7 @@ class ReducedRankRegression(_LinearViews):
             scores.append(1.0 - ((target - estimate) ** 2).sum() / max(total, 1e-300))
         return float(np.mean(scores))
 
-    def coef(self, source, target):
+    def coef(self, source: ViewKey, target: ViewKey) -> np.ndarray:
         """The coefficient ``B`` of the translation ``source -> target`` (positions or names)."""
         check_is_fitted(self)
         s = resolve_view(source, self.view_names_)

@@ -11,8 +11,13 @@ row chunks, so no ``(n_samples, n_concepts)`` dense array is ever made.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
+
+from .._typing import Codes
 
 __all__ = [
     "ConceptAblation",
@@ -112,7 +117,8 @@ class ConceptAblation:
         ``D_j(Z)``, the reconstruction.
     """
 
-    def __init__(self, estimator, view, X, Z, X_rec):
+    def __init__(self, estimator: Any, view: int, X: np.ndarray, Z: Codes,
+                 X_rec: np.ndarray) -> None:
         self.estimator = estimator
         self.view = view
         self.X = X
@@ -122,7 +128,7 @@ class ConceptAblation:
     def _decode(self, Z):
         return decode(self.estimator, Z, self.view)
 
-    def __call__(self, concepts):
+    def __call__(self, concepts: Sequence[int] | np.ndarray) -> np.ndarray:
         concepts = np.asarray(concepts, dtype=int)
         if concepts.size == 0:
             return self.X
@@ -132,6 +138,6 @@ class ConceptAblation:
             out[rows] = self._decode(_ablated(self.Z, rows, concepts)) + self.error[rows]
         return out
 
-    def zero(self):
+    def zero(self) -> np.ndarray:
         """Every code zeroed: ``D_j(0) + (x - D_j(z))``."""
         return self._decode(zero_code(self.Z)) + self.error

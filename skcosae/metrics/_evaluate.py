@@ -20,7 +20,9 @@ from __future__ import annotations
 import time
 import warnings
 from collections import defaultdict
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +31,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from .._typing import ArrayLike, MultiViewData, ViewSizes
 from .._views import check_views
 from ._concept import ConceptAblation, as_codes, code_columns, decode, zero_code
 from ._latent import LatentAblation, explained_variance, faithfulness, latent_features
@@ -43,19 +46,19 @@ from ._probes import (
     select_probe_concepts,
 )
 from ._protocol import GATES
-from ._tasks import scr_score, tpp_score, unlearning_score
+from ._tasks import Tasks, scr_score, tpp_score, unlearning_score
 
 __all__ = ["Context", "Timer", "evaluate_split", "prepare", "single_threaded_blas"]
 
 
-def single_threaded_blas():
+def single_threaded_blas() -> threadpool_limits:
     """numpy/scipy's BLAS on one thread while the metrics do their bookkeeping.
 
     Their linear algebra is many small problems (probes on a few thousand rows, a d x d
-    eigendecomposition); multithreaded OpenBLAS spin-waits on them when cores are shared:
-    measured on 2 busy cores, a probe fit 50 times slower and a 768 x 768 ``eigh`` 6.5 s
-    instead of 0.12 s. ``n_jobs`` parallelises across probes instead. Only the ``blas`` API
-    is limited: a torch estimator keeps its own thread settings.
+    eigendecomposition), on which multithreaded OpenBLAS spin-waits when cores are shared
+    (measured in benchmarks/README.md, bench_report). ``n_jobs`` parallelises across probes
+    instead. Only the ``blas`` API is limited: a torch estimator keeps its own thread
+    settings.
     """
     return threadpool_limits(limits=1, user_api="blas")
 
@@ -63,11 +66,11 @@ def single_threaded_blas():
 class Timer:
     """Wall-clock seconds spent per stage or metric (the report's ``timings``)."""
 
-    def __init__(self):
-        self.seconds = defaultdict(float)
+    def __init__(self) -> None:
+        self.seconds: defaultdict[str, float] = defaultdict(float)
 
     @contextmanager
-    def __call__(self, name):
+    def __call__(self, name: str) -> Iterator[None]:
         start = time.perf_counter()
         try:
             yield
@@ -78,7 +81,9 @@ class Timer:
 class Context:
     """What every probe split shares: the checked views, labels and codes."""
 
-    def __init__(self, estimator, views, y, classes, codes, dictionaries, names):
+    def __init__(self, estimator: Any, views: Sequence[np.ndarray], y: np.ndarray,
+                 classes: np.ndarray, codes: Sequence[np.ndarray],
+                 dictionaries: Sequence[np.ndarray], names: Sequence[Hashable]) -> None:
         self.estimator = estimator
         self.views = views
         self.y = y
@@ -88,11 +93,11 @@ class Context:
         self.names = names
 
     @property
-    def n_views(self):
+    def n_views(self) -> int:
         return len(self.views)
 
     @property
-    def n_classes(self):
+    def n_classes(self) -> int:
         return len(self.classes)
 
 
@@ -140,7 +145,8 @@ def _split_codes(codes):
     return [as_codes(z) for z in codes]
 
 
-def prepare(estimator, X, y, *, view_sizes, metrics):
+def prepare(estimator: Any, X: MultiViewData, y: ArrayLike, *, view_sizes: ViewSizes,
+            metrics: Sequence[str]) -> Context:
     """Check the inputs and encode every view once."""
     _check_estimator(estimator)
     names = list(estimator.view_names_)
@@ -159,7 +165,7 @@ def prepare(estimator, X, y, *, view_sizes, metrics):
             f"{[z.shape for z in codes]}; InterVenchA needs one (n_samples, n_concepts) array "
             "or scipy.sparse matrix per view, of the same width."
         )
-    dictionaries = None
+    dictionaries: list[np.ndarray] = []  # read by the latent-space metrics only
     if any(m in metrics for m in ("sparse_probing_latent", "unlearning_latent", "tpp_latent",
                                   "scr_latent")):
         if not hasattr(estimator, "dictionaries_"):
@@ -185,7 +191,9 @@ def _needed(metrics):
     return needed
 
 
-def evaluate_split(ctx, train, test, tasks, params, metrics, timer, warned):
+def evaluate_split(ctx: Context, train: np.ndarray, test: np.ndarray, tasks: Tasks,
+                   params: Mapping[str, Any], metrics: Sequence[str], timer: Timer,
+                   warned: set[int | str]) -> list[tuple[str, int, int, float]]:
     """Records ``(metric, source, target, value)`` of one probe split."""
     est, N, K = ctx.estimator, ctx.n_views, ctx.n_classes
     needed = _needed(metrics)
@@ -201,8 +209,8 @@ def evaluate_split(ctx, train, test, tasks, params, metrics, timer, warned):
     uses_probes = needed - {"r2", "cycle_r2"}
     with timer("probes"):
         scalers = [Scaler(v[train], params["standardize"]) for v in views]
-        F_tr = [scalers[j](views[j][train]) if uses_probes else None for j in range(N)]
-        jobs = []
+        F_tr = [scalers[j](views[j][train]) for j in range(N)] if uses_probes else []
+        jobs: list[tuple[tuple, np.ndarray, np.ndarray, dict[str, str]]] = []
         if uses_probes:
             jobs += [(("multi", j), F_tr[j], y_tr, {}) for j in range(N)]
         if needed & {"tpp_latent", "tpp_concept"}:
@@ -218,7 +226,7 @@ def evaluate_split(ctx, train, test, tasks, params, metrics, timer, warned):
                     jobs.append((("scr_oracle", j, t), F_tr[j][four], label[four], {}))
         fitted = Parallel(n_jobs=n_jobs, prefer="threads")(
             delayed(fit_probe)(F, target, **probe_kw, **kw) for _, F, target, kw in jobs)
-        probes = {key: probe for (key, *_), probe in zip(jobs, fitted)}
+        probes: dict[tuple, Any] = {key: probe for (key, *_), probe in zip(jobs, fitted)}
         F_te = [scalers[j](X_te[j]) for j in range(N)]
         ovr = {j: OneVsRestProbes([probes[("ovr", j, c)] for c in range(K)])
                for j in range(N) if ("ovr", j, 0) in probes}
@@ -313,6 +321,7 @@ def evaluate_split(ctx, train, test, tasks, params, metrics, timer, warned):
         gate_metric = f"sparse_probing_{space}"
         for j in range(N):
             with timer(f"ablation_setup_{space}"):
+                ablate: ConceptAblation | LatentAblation
                 if space == "concept":
                     ablate = ConceptAblation(est, j, X_te[j], codes[j][test], T[(j, j)])
                 else:
@@ -372,13 +381,13 @@ def _ablation_metric(metric, i, j, ablate, diffs, codes, y, train, y_te, scaler,
         top = np.argsort(-diff, kind="stable")[:k]
         concepts = top[diff[top] > 0]
         test_rows = np.isin(y_te, [c00, c01, c10, c11])
-        label = np.isin(y_te, [c10, c11])
+        label = np.isin(y_te, [c10, c11])[test_rows]
+        groups = y_te[test_rows]
 
-        def group_accuracy(probe, X):
-            pred = probe.predict(scaler(X[test_rows]))
-            hits = pred == label[test_rows]
-            return float(np.mean([hits[y_te[test_rows] == c].mean()
-                                  for c in (c00, c01, c10, c11)]))
+        def group_accuracy(probe, X, test_rows=test_rows, label=label, groups=groups,
+                           classes=(c00, c01, c10, c11)):
+            hits = probe.predict(scaler(X[test_rows])) == label
+            return float(np.mean([hits[groups == c].mean() for c in classes]))
 
         X_orig = ablate.X
         X_abl = ablate(concepts)

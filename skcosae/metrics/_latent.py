@@ -6,11 +6,15 @@ carried into the target view's space through the target view's decoder or atoms.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 from scipy.linalg import eigh
 from sklearn.metrics import log_loss
 
 from ._postprocess import clip01
+from ._probes import Scaler
 
 __all__ = [
     "LatentAblation",
@@ -24,7 +28,7 @@ __all__ = [
 _CHUNK_ROWS = 4096
 
 
-def explained_variance(X, X_hat):
+def explained_variance(X: np.ndarray, X_hat: np.ndarray) -> float:
     """R^2 of ``X_hat`` as an estimate of ``X``: ``1 - SSE / SST``, clipped to ``[0, 1]``.
 
     ``SST`` is taken about each feature's own mean (scikit-learn's ``r2_score`` with
@@ -46,7 +50,8 @@ def explained_variance(X, X_hat):
     return clip01(1.0 - residual / total)
 
 
-def faithfulness(probe, scaler, y, X, X_hat, X_zero, min_gap=0.0):
+def faithfulness(probe: Any, scaler: Scaler, y: np.ndarray, X: np.ndarray, X_hat: np.ndarray,
+                 X_zero: np.ndarray, min_gap: float = 0.0) -> float:
     """SAEBench's loss-recovered score for a downstream probe of the target view.
 
     ``(L_zero - L_hat) / (L_zero - L_orig)`` with ``L`` the probe's log-loss on the original
@@ -67,22 +72,23 @@ def faithfulness(probe, scaler, y, X, X_hat, X_zero, min_gap=0.0):
     return clip01((l_zero - l_hat) / span)
 
 
-def latent_features(X, atoms):
+def latent_features(X: np.ndarray, atoms: np.ndarray) -> np.ndarray:
     """Projections of the rows of ``X`` on ``atoms`` (one atom per row of ``atoms``).
 
     A linear probe on these has weights ``w = atoms.T @ alpha``: a combination of the chosen
-    atoms, the latent-space sparse probe of SPEC section 5. The projections are in the
-    dtype of ``X`` (float32 rows are not copied into float64 to meet float64 atoms).
+    atoms, the latent-space sparse probe (docs page "InterVenchA", latent-space metrics).
+    The projections are in the dtype of ``X`` (float32 rows are not copied into float64 to
+    meet float64 atoms).
     """
     return X @ atoms.T.astype(X.dtype, copy=False)
 
 
-def span_basis(atoms, rtol=1e-10):
+def span_basis(atoms: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
     """Orthonormal basis (d, r) of the span of the rows of ``atoms``.
 
     From the eigenvectors of the smaller Gram matrix (``atoms @ atoms.T`` for a few atoms,
-    ``atoms.T @ atoms`` for a whole dictionary): several times faster than an SVD of a
-    (4096, 768) dictionary, and exact up to directions with squared singular value below
+    ``atoms.T @ atoms`` for a whole dictionary): a (768, 768) eigenproblem for a (4096, 768)
+    dictionary instead of its SVD, and exact up to directions with squared singular value below
     ``rtol`` times the largest, which a projector may ignore.
     """
     n_atoms, dim = atoms.shape
@@ -107,7 +113,7 @@ class LatentAblation:
     concept ``c``'s atom plays in view ``i``.
     """
 
-    def __init__(self, X, atoms, mean):
+    def __init__(self, X: np.ndarray, atoms: np.ndarray, mean: np.ndarray) -> None:
         self.X = X
         self.atoms = atoms
         self.centred = X - np.asarray(mean, dtype=X.dtype)
@@ -117,11 +123,11 @@ class LatentAblation:
         basis = basis.astype(self.X.dtype, copy=False)
         return self.X - (self.centred @ basis) @ basis.T
 
-    def __call__(self, concepts):
+    def __call__(self, concepts: Sequence[int] | np.ndarray) -> np.ndarray:
         if len(concepts) == 0:
             return self.X
         return self._remove(span_basis(self.atoms[concepts]))
 
-    def zero(self):
+    def zero(self) -> np.ndarray:
         """Every atom removed (the rows collapse to the mean where the atoms span the space)."""
         return self._remove(span_basis(self.atoms))

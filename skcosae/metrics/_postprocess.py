@@ -1,4 +1,4 @@
-"""Post-processing of InterVenchA scores (SPEC section 5).
+"""Post-processing of InterVenchA scores (docs page "InterVenchA", post-processing).
 
 Raw probe accuracies and losses are put on one scale, where 0 is "no better than the
 floor" (chance, or the fully ablated model) and 1 is "as good as the reference" (the probe on
@@ -28,13 +28,13 @@ COMBINE_RULES = ("product", "distance", "sum")
 CHANCE_RULES = ("majority", "uniform")
 
 
-def clip01(value):
+def clip01(value: float) -> float:
     """``value`` clipped to ``[0, 1]``; NaN (undefined) becomes 0."""
     value = float(value)
     return float(np.clip(value, 0.0, 1.0)) if np.isfinite(value) else 0.0
 
 
-def normalise(value, floor, reference, min_gap=0.0):
+def normalise(value: float, floor: float, reference: float, min_gap: float = 0.0) -> float:
     """``(value - floor) / (reference - floor)`` clipped to ``[0, 1]``.
 
     0 where the range ``reference - floor`` is below ``min_gap`` (or not positive).
@@ -57,7 +57,7 @@ def normalise(value, floor, reference, min_gap=0.0):
     return clip01((float(value) - float(floor)) / span)
 
 
-def normalised_drop(before, after, floor, min_gap=0.0):
+def normalised_drop(before: float, after: float, floor: float, min_gap: float = 0.0) -> float:
     """How much of the way from ``before`` down to ``floor`` an intervention went.
 
     ``(before - after) / (before - floor)`` clipped to ``[0, 1]``: 1 when the score fell to
@@ -69,7 +69,7 @@ def normalised_drop(before, after, floor, min_gap=0.0):
     return clip01((float(before) - float(after)) / span)
 
 
-def combine(utility, forget, rule="product", p=2.0):
+def combine(utility: float, forget: float, rule: str = "product", p: float = 2.0) -> float:
     """One score from the utility kept ``u`` and the forgetting achieved ``f`` (both in [0, 1]).
 
     Parameters
@@ -106,7 +106,8 @@ def combine(utility, forget, rule="product", p=2.0):
     raise ValueError(f"Unknown combine rule {rule!r}; use one of {list(COMBINE_RULES)}.")
 
 
-def chance_level(y_train, y_test, n_classes, rule="majority"):
+def chance_level(y_train: np.ndarray, y_test: np.ndarray, n_classes: int,
+                 rule: str = "majority") -> float:
     """Accuracy of a probe that ignores its input.
 
     ``"majority"``: always predict the most frequent class of ``y_train``, scored on

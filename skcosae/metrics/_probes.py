@@ -9,10 +9,14 @@ ever fitted on thousands of codes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+
+from .._typing import Codes
 
 __all__ = [
     "SELECTION_RULES",
@@ -37,19 +41,20 @@ class Scaler:
     their units. ``enabled=False`` leaves features as they are.
     """
 
-    def __init__(self, F_train, enabled=True):
+    def __init__(self, F_train: np.ndarray, enabled: bool = True) -> None:
         self._scaler = StandardScaler().fit(F_train) if enabled else None
 
-    def __call__(self, F):
+    def __call__(self, F: np.ndarray) -> np.ndarray:
         return self._scaler.transform(F) if self._scaler is not None else np.asarray(F)
 
 
-def fit_probe(F, y, *, C, max_iter, class_weight=None):
+def fit_probe(F: np.ndarray, y: np.ndarray, *, C: float, max_iter: int,
+              class_weight: str | None = None) -> LogisticRegression:
     """A logistic-regression probe (multinomial when ``y`` has more than two classes)."""
     return LogisticRegression(C=C, max_iter=max_iter, class_weight=class_weight).fit(F, y)
 
 
-def contrast(Z, weights):
+def contrast(Z: Codes, weights: np.ndarray) -> np.ndarray:
     """``weights @ Z`` (weighted sums of rows) as a dense array, without copying rows of ``Z``.
 
     ``weights`` is one weight per row (then one value per column of ``Z``) or one such
@@ -61,7 +66,8 @@ def contrast(Z, weights):
     return np.asarray(weights @ Z)
 
 
-def class_mean_differences(Z, y, rows, n_classes):
+def class_mean_differences(Z: Codes, y: np.ndarray, rows: np.ndarray,
+                           n_classes: int) -> np.ndarray:
     """Per class, mean of ``Z`` over its rows minus mean over the other rows.
 
     Parameters
@@ -88,7 +94,7 @@ def class_mean_differences(Z, y, rows, n_classes):
     return inside - outside
 
 
-def select_probe_concepts(diffs, k, rule="per_class"):
+def select_probe_concepts(diffs: np.ndarray, k: int, rule: str = "per_class") -> np.ndarray:
     """The ``k`` concepts a sparse probe may use, chosen from class-mean differences.
 
     ``"per_class"``: classes take turns, each adding its concept of largest
@@ -124,7 +130,7 @@ def select_probe_concepts(diffs, k, rule="per_class"):
     return np.array(chosen)
 
 
-def concepts_for_classes(diffs, classes, k):
+def concepts_for_classes(diffs: np.ndarray, classes: Iterable[int], k: int) -> np.ndarray:
     """Union over ``classes`` of each class's ``k`` most positively associated concepts.
 
     Only concepts more active inside the class than outside it count (a concept that is
@@ -138,7 +144,7 @@ def concepts_for_classes(diffs, classes, k):
     return np.unique(np.array(chosen, dtype=int))
 
 
-def balanced_accuracy(pred, truth):
+def balanced_accuracy(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Mean of the true-positive and true-negative rates of boolean predictions.
 
     Columns are scored separately: ``pred`` and ``truth`` of shape (n, K) give K values.
@@ -159,15 +165,15 @@ class OneVsRestProbes:
     chance level is 0.5 whatever the class frequencies.
     """
 
-    def __init__(self, probes):
+    def __init__(self, probes: Sequence[LogisticRegression]) -> None:
         self.coef = np.stack([p.coef_.ravel() for p in probes], axis=1)
         self.intercept = np.array([p.intercept_[0] for p in probes])
 
-    def predict(self, F):
+    def predict(self, F: np.ndarray) -> np.ndarray:
         """Boolean (n, n_classes): probe ``c`` says "class c"."""
         return F @ self.coef + self.intercept > 0
 
-    def balanced_accuracies(self, F, y):
+    def balanced_accuracies(self, F: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Balanced accuracy of every probe on features ``F`` with class codes ``y``."""
         truth = y[:, None] == np.arange(self.coef.shape[1])[None, :]
         return balanced_accuracy(self.predict(F), truth)

@@ -7,18 +7,21 @@ parameter when it is built, with the same message the report would give.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, check_cv, train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import (
+
+from .._compat import (
     HasMethods,
     Interval,
     RealNotInt,
     StrOptions,
     validate_parameter_constraints,
 )
-
+from .._typing import RandomState
 from ._postprocess import CHANCE_RULES, COMBINE_RULES
 from ._probes import SELECTION_RULES
 
@@ -116,7 +119,7 @@ _CONSTRAINTS = {
 }
 
 
-def check_params(params, caller="intervencha_report"):
+def check_params(params: Mapping[str, Any], caller: str = "intervencha_report") -> dict[str, Any]:
     """Validate report parameters (a dict; missing ones take their defaults).
 
     Raises ``InvalidParameterError`` (a ``ValueError``) naming the parameter, or
@@ -135,7 +138,7 @@ def check_params(params, caller="intervencha_report"):
     return full
 
 
-def resolve_metrics(metrics):
+def resolve_metrics(metrics: str | Sequence[str] | None) -> list[str]:
     """The metrics to compute, in canonical order, from a name, a list of names or None."""
     if metrics is None:
         return list(DEFAULT_METRICS)
@@ -152,9 +155,9 @@ def resolve_metrics(metrics):
     return [m for m in ALL_METRICS if m in names]
 
 
-def metrics_for(names):
+def metrics_for(names: Iterable[str]) -> list[str]:
     """The default metrics an aggregate or metric name needs (for scorers)."""
-    needed = set()
+    needed: set[str] = set()
     for name in names:
         if name == "S_trans":
             needed.update(m for m in DEFAULT_METRICS if m in LATENT_METRICS)
@@ -174,12 +177,13 @@ def metrics_for(names):
     return [m for m in ALL_METRICS if m in needed]
 
 
-def derive_seed(random_state):
+def derive_seed(random_state: RandomState) -> int:
     """One integer seed for the split and the task draws."""
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
-def probe_splits(y, test_size, cv, seed):
+def probe_splits(y: np.ndarray, test_size: float | int, cv: Any,
+                 seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Probe-train / probe-test row indices: one stratified split, or the folds of ``cv``.
 
     Parameters

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from .._typing import ArrayLike, MultiViewData, RandomState, ViewSizes
 from ._evaluate import Timer, evaluate_split, prepare, single_threaded_blas
 from ._protocol import (
     AGGREGATES,
@@ -22,10 +25,13 @@ from ._tasks import Tasks, draw_tasks
 
 __all__ = ["InterVenchAReport", "aggregate", "intervencha_report"]
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 _COLUMNS = ["metric", "source", "target", "value"]
 
 
-def aggregate(frame):
+def aggregate(frame: pd.DataFrame) -> dict[str, float]:
     """The aggregates of a tidy frame ``metric, source, target, value``.
 
     - ``S_ext``: mean over the (non-cycle) metrics of each metric's diagonal mean;
@@ -103,7 +109,9 @@ class InterVenchAReport:
     (0.85, 0.6)
     """
 
-    def __init__(self, frame, view_names, params=None, timings=None):
+    def __init__(self, frame: pd.DataFrame, view_names: Sequence[Hashable],
+                 params: Mapping[str, Any] | None = None,
+                 timings: Mapping[str, float] | None = None) -> None:
         self.frame = frame.reset_index(drop=True)[_COLUMNS]
         self.view_names = list(view_names)
         self.params = dict(params or {})
@@ -113,11 +121,11 @@ class InterVenchAReport:
                         if m in present]
         self.aggregates = aggregate(self.frame)
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """The tidy records ``metric, source, target, value`` (a copy)."""
         return self.frame.copy()
 
-    def matrix(self, metric):
+    def matrix(self, metric: str) -> pd.DataFrame:
         """One metric as an N x N DataFrame (rows: source view, columns: target view)."""
         if metric not in self.metrics:
             raise ValueError(f"Unknown metric {metric!r}; this report has {self.metrics}.")
@@ -125,12 +133,12 @@ class InterVenchAReport:
         table = part.pivot(index="source", columns="target", values="value")
         return table.reindex(index=self.view_names, columns=self.view_names)
 
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> float:
         if name not in self.aggregates:
             raise KeyError(f"{name!r} is not an aggregate; use one of {list(AGGREGATES)}.")
         return self.aggregates[name]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = [f"InterVenchA report: {len(self.view_names)} views, "
                  "rows = source view, columns = target view"]
         lines.append("  " + "  ".join(f"{k}={v:.3f}" for k, v in self.aggregates.items()))
@@ -139,7 +147,8 @@ class InterVenchAReport:
                       self.matrix(metric).round(3).to_string(na_rep="-")]
         return "\n".join(lines)
 
-    def plot(self, metrics=None, *, ncols=5, cmap="viridis"):
+    def plot(self, metrics: Sequence[str] | None = None, *, ncols: int = 5,
+             cmap: str = "viridis") -> Figure:
         """One heatmap per metric (rows: source view, columns: target view).
 
         Needs matplotlib (``pip install skcosae[plot]``); it is imported here only.
@@ -197,33 +206,33 @@ class InterVenchAReport:
 
 
 def intervencha_report(
-    estimator,
-    X,
-    y,
+    estimator: Any,
+    X: MultiViewData,
+    y: ArrayLike,
     *,
-    metrics=None,
-    test_size=0.3,
-    cv=None,
-    k_probe=16,
-    k_ablate=10,
-    selection="per_class",
-    C=1.0,
-    max_iter=1000,
-    standardize=True,
-    chance="majority",
-    min_gap=0.05,
-    ablation_threshold=0.1,
-    combine="product",
-    p=2.0,
-    n_unlearning_tasks=10,
-    n_tpp_subsets=5,
-    tpp_subset_size=None,
-    n_scr_tasks=5,
-    scr_classes=None,
-    view_sizes=None,
-    n_jobs=None,
-    random_state=0,
-):
+    metrics: str | Sequence[str] | None = None,
+    test_size: float | int = 0.3,
+    cv: int | object | None = None,
+    k_probe: int = 16,
+    k_ablate: int = 10,
+    selection: str = "per_class",
+    C: float = 1.0,
+    max_iter: int = 1000,
+    standardize: bool = True,
+    chance: str = "majority",
+    min_gap: float = 0.05,
+    ablation_threshold: float = 0.1,
+    combine: str = "product",
+    p: float = 2.0,
+    n_unlearning_tasks: int = 10,
+    n_tpp_subsets: int = 5,
+    tpp_subset_size: int | None = None,
+    n_scr_tasks: int = 5,
+    scr_classes: Sequence[Sequence[Hashable]] | None = None,
+    view_sizes: ViewSizes = None,
+    n_jobs: int | None = None,
+    random_state: RandomState = 0,
+) -> InterVenchAReport:
     """InterVenchA: every metric for every ordered pair of views of a fitted estimator.
 
     The rows of ``X`` (every row a true pair, labelled by ``y``) are split into probe-train
@@ -343,7 +352,7 @@ def intervencha_report(
     seed = derive_seed(random_state)
     tasks = _tasks(ctx, params, metric_names, seed)
     records = []
-    warned = set()
+    warned: set[int | str] = set()  # what was warned about once: a view, or "cycle"
     splits = probe_splits(ctx.y, test_size, cv, seed)
     with single_threaded_blas():
         for train, test in splits:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
+from .._typing import ArrayLike, MultiViewData
 from ._protocol import AGGREGATES, check_params, metrics_for
 from ._report import intervencha_report
 
@@ -35,7 +39,8 @@ def _resolve(names, kwargs):
     return kwargs
 
 
-def intervencha_score(estimator, X, y, aggregate="S_align", **kwargs):
+def intervencha_score(estimator: Any, X: MultiViewData, y: ArrayLike, aggregate: str = "S_align",
+                      **kwargs: Any) -> float:
     """One InterVenchA number of a fitted estimator.
 
     Parameters
@@ -78,11 +83,12 @@ class InterVenchAScorer:
     scores it returns.
     """
 
-    def __init__(self, names, kwargs):
+    def __init__(self, names: str | list[str], kwargs: dict[str, Any]) -> None:
         self.names = names
         self.kwargs = kwargs
 
-    def __call__(self, estimator, X, y=None):
+    def __call__(self, estimator: Any, X: MultiViewData,
+                 y: ArrayLike | None = None) -> float | dict[str, float]:
         if y is None:
             raise ValueError(
                 "InterVenchA scores need the class labels y (pass y to fit / "
@@ -93,11 +99,12 @@ class InterVenchAScorer:
             return _value(report, self.names)
         return {name: _value(report, name) for name in self.names}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"make_intervencha_scorer({self.names!r})"
 
 
-def make_intervencha_scorer(name="S_align", **kwargs):
+def make_intervencha_scorer(name: str | Sequence[str] = "S_align",
+                            **kwargs: Any) -> InterVenchAScorer:
     """A scikit-learn scorer ``scorer(estimator, X, y)`` for InterVenchA scores.
 
     Use it as ``scoring=`` of :class:`~sklearn.model_selection.GridSearchCV`,
@@ -133,11 +140,8 @@ def make_intervencha_scorer(name="S_align", **kwargs):
      'sparse_probing_concept', 'unlearning_concept', 'tpp_concept']
     """
     if isinstance(name, str):
-        names = name
-        listed = [name]
-    else:
-        names = list(name)
-        listed = names
-        if not names:
-            raise ValueError("name is an empty list; give at least one score name.")
-    return InterVenchAScorer(names, _resolve(listed, kwargs))
+        return InterVenchAScorer(name, _resolve([name], kwargs))
+    names = list(name)
+    if not names:
+        raise ValueError("name is an empty list; give at least one score name.")
+    return InterVenchAScorer(names, _resolve(names, kwargs))

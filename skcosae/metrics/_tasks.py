@@ -10,6 +10,8 @@ tasks.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import numpy as np
 
 from ._postprocess import combine, normalise, normalised_drop
@@ -31,13 +33,15 @@ class Tasks:
         ``A`` (first index) and the spurious ``B`` (second index).
     """
 
-    def __init__(self, unlearning, tpp, scr):
+    def __init__(self, unlearning: list[list[int]], tpp: list[list[int]],
+                 scr: Sequence[tuple[int, ...]]) -> None:
         self.unlearning = unlearning
         self.tpp = tpp
         self.scr = scr
 
 
-def draw_tasks(n_classes, rng, *, n_unlearning, n_tpp, tpp_size, n_scr):
+def draw_tasks(n_classes: int, rng: np.random.Generator, *, n_unlearning: int, n_tpp: int,
+               tpp_size: int | None, n_scr: int) -> Tasks:
     """Draw every task with ``rng`` (a :class:`numpy.random.Generator`)."""
     order = rng.permutation(n_classes)
     unlearning = [[int(c)] for c in order[: min(n_unlearning, n_classes)]]
@@ -52,7 +56,9 @@ def draw_tasks(n_classes, rng, *, n_unlearning, n_tpp, tpp_size, n_scr):
     return Tasks(unlearning, tpp, scr)
 
 
-def unlearning_score(pred_orig, pred_ablated, pred_zero, y, forget, *, rule, p, min_gap):
+def unlearning_score(pred_orig: np.ndarray, pred_ablated: np.ndarray, pred_zero: np.ndarray,
+                     y: np.ndarray, forget: Sequence[int], *, rule: str, p: float,
+                     min_gap: float) -> float:
     """Unlearning one set of classes with the target view's multiclass probe.
 
     - forget ``f``: accuracy on the forget rows, normalised drop from the original
@@ -73,7 +79,8 @@ def unlearning_score(pred_orig, pred_ablated, pred_zero, y, forget, *, rule, p, 
     return combine(utility, forget_score, rule, p)
 
 
-def tpp_score(bacc_orig, bacc_ablated, subset, *, rule, p, min_gap):
+def tpp_score(bacc_orig: np.ndarray, bacc_ablated: np.ndarray, subset: Iterable[int], *,
+              rule: str, p: float, min_gap: float) -> float:
     """Targeted probe perturbation with one-vs-rest probes (chance = 0.5 balanced accuracy).
 
     Forget ``f``: mean normalised drop of the probes of the classes in ``subset``; utility
@@ -92,7 +99,8 @@ def tpp_score(bacc_orig, bacc_ablated, subset, *, rule, p, min_gap):
     return combine(float(np.mean(kept)), float(np.mean(forget)), rule, p)
 
 
-def scr_score(acc_base, acc_ablated, acc_oracle, *, min_gap):
+def scr_score(acc_base: float, acc_ablated: float, acc_oracle: float, *,
+              min_gap: float) -> float:
     """SAEBench's normalised spurious-correlation removal ``(A_abl - A) / (A_oracle - A)``.
 
     ``A``: the biased probe (trained where ``A`` and ``B`` agree) on rows where they do not
