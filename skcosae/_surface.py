@@ -7,6 +7,8 @@ they differ only in how a view is encoded and decoded.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -52,6 +54,10 @@ class MultiViewSurfaceMixin:
     """
 
     _streams_input = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Passes scikit-learn's class keywords (auto_wrap_output_keys) on to its mixins.
+        super().__init_subclass__(**kwargs)
 
     def set_output(self, *, transform=None):
         """Output container of :meth:`transform`: ``"default"`` (mirror the input) or ``"pandas"``.

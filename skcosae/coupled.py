@@ -9,7 +9,6 @@ nothing of scikit-learn. The paper's baselines are configurations of the same es
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import numbers
 import os
@@ -24,13 +23,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import Interval, StrOptions, fit_context, validate_parameter_constraints
+from ._losses import LossWeightsMixin, resolve_losses
 from ._surface import MultiViewSurfaceMixin
 from ._views import check_finite_rows, check_views, resolve_pair_mask, scan_view
 from .backend.plan import INSTANCE_LOSSES, LOSS_NAMES
 
 __all__ = ["CoupledSAE", "TrainingStoppedWarning", "make_baseline", "LOSS_NAMES"]
 
-COSAE_LOSSES = {"rec": 1.0, "trans": 1.0, "cc": 1.0, "dist_trans": 1.0, "dist_cc": 1.0}
 _ALLOWED_LOSSES = {
     "crosscoder": ("rec",),
     "usae": ("rec", "trans"),
@@ -50,47 +49,6 @@ _NOT_IN_CHECKPOINT = ("max_epochs", "verbose", "checkpoint_dir", "device", "warm
 
 class TrainingStoppedWarning(UserWarning):
     """Training stopped before ``max_epochs`` (divergence or interrupt); see ``stop_reason_``."""
-
-
-def resolve_losses(losses):
-    """Mapping loss name -> positive weight from a list of names, a mapping, or None.
-
-    None is the CoSAE recipe. Terms of weight 0 are dropped: a zero weight means no term.
-    """
-    if losses is None:
-        return dict(COSAE_LOSSES)
-    if isinstance(losses, str):
-        losses = [losses]
-    if isinstance(losses, Mapping):
-        items = list(losses.items())
-    else:
-        try:
-            items = [(name, 1.0) for name in losses]
-        except TypeError as exc:
-            raise ValueError(
-                f"losses must be a list of names or a mapping name -> weight; got {losses!r}."
-            ) from exc
-    weights = {}
-    for name, weight in items:
-        if name not in LOSS_NAMES:
-            raise ValueError(_unknown_loss(name))
-        if not isinstance(weight, numbers.Real) or isinstance(weight, bool):
-            raise ValueError(f"The weight of loss {name!r} must be a number; got {weight!r}.")
-        if not np.isfinite(weight) or weight < 0:
-            raise ValueError(
-                f"The weight of loss {name!r} must be finite and >= 0; got {weight!r}."
-            )
-        weights[name] = float(weight)
-    if not any(w > 0 for w in weights.values()):
-        raise ValueError(f"losses={losses!r} has no term with a positive weight.")
-    # A weight of 0 is no loss at all: the term is neither computed nor checked.
-    return {name: w for name, w in weights.items() if w > 0}
-
-
-def _unknown_loss(name, prefix=""):
-    close = difflib.get_close_matches(str(name), LOSS_NAMES, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return f"Unknown loss {name!r}{prefix};{hint} the losses are {list(LOSS_NAMES)}."
 
 
 def _torch():
@@ -114,7 +72,7 @@ def _resolve_device(device):
     return str(resolved)
 
 
-class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
+class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, BaseEstimator,
                  auto_wrap_output_keys=None):
     """Coupled BatchTopK sparse autoencoders that align the concepts of several views.
 
@@ -363,24 +321,6 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         self.n_threads = n_threads
 
     # ------------------------------------------------------------------ parameters
-    def set_params(self, **params):
-        """Set parameters, and one loss weight with ``losses__<name>=w`` (0 drops it).
-
-        A loss weight is checked at once: an unknown name or a weight that is not a
-        number >= 0 is an error here, not at :meth:`fit`.
-        """
-        term_weights = {key[len("losses__"):]: params.pop(key)
-                        for key in list(params) if key.startswith("losses__")}
-        if term_weights:
-            weights = dict(resolve_losses(params.get("losses", self.losses)))
-            for name, weight in term_weights.items():
-                if name not in LOSS_NAMES:
-                    raise ValueError(_unknown_loss(name, prefix=f" in losses__{name}"))
-                weights[name] = weight
-            resolve_losses(weights)
-            params["losses"] = weights
-        return super().set_params(**params)
-
     def _check_configuration(self, weights):
         allowed = _ALLOWED_LOSSES.get(self.architecture)
         if allowed is not None:

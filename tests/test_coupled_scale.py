@@ -312,3 +312,17 @@ def test_the_report_on_sparse_codes_equals_the_report_on_dense_codes(data):
     b = intervencha_report(sparse, Xs, y, random_state=0).frame
     np.testing.assert_allclose(a["value"].to_numpy(), b["value"].to_numpy(), atol=1e-5)
     assert (a["value"].abs() > 0).any()
+
+
+def test_concept_recovery_takes_sparse_codes():
+    from skcosae.datasets import concept_recovery_score
+
+    rng = np.random.default_rng(0)
+    S = rng.exponential(size=(400, 5))
+    Z = np.where(rng.random((400, 30)) < 0.1, rng.exponential(size=(400, 30)), 0.0)
+    Z[:, 3] = S[:, 0] * (S[:, 0] > 1)  # one code follows a concept
+    Z[:, 7] = 0.0  # a dead code
+    dense, matched = concept_recovery_score(Z, S, return_matching=True)
+    sparse, matched_sparse = concept_recovery_score(sp.csr_matrix(Z), S, return_matching=True)
+    assert sparse == pytest.approx(dense, abs=1e-12) and matched == matched_sparse
+    assert matched[0] == 3

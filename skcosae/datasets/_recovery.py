@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
 
 from .._typing import ArrayLike
@@ -49,7 +50,8 @@ def concept_recovery_score(codes: ArrayLike, concepts: ArrayLike, *, return_matc
 
     Parameters
     ----------
-    codes : array-like of shape (n_samples, n_codes)
+    codes : array-like or scipy.sparse matrix of shape (n_samples, n_codes)
+        Sparse codes (e.g. from ``sparse_output=True``) are not densified.
     concepts : array-like of shape (n_samples, n_concepts)
     return_matching : bool, default=False
         Also return the matching ``{concept index: code index}``.
@@ -75,14 +77,34 @@ def concept_recovery_score(codes: ArrayLike, concepts: ArrayLike, *, return_matc
     >>> round(concept_recovery_score(S[:, ::-1] * 2.0, S), 6)
     1.0
     """
-    Z = _check_finite(codes, "codes")
     S = _check_finite(concepts, "concepts")
+    if sp.issparse(codes):
+        Z = sp.csr_matrix(codes, dtype=np.float64)
+        if not np.isfinite(Z.data).all():
+            raise ValueError("codes contains NaN or infinity.")
+    else:
+        Z = _check_finite(codes, "codes")
     if Z.ndim != 2 or S.ndim != 2 or Z.shape[0] != S.shape[0]:
         raise ValueError(
             f"codes {Z.shape} and concepts {S.shape} must be 2-D with the same rows."
         )
-    similarity = np.abs(_standardise_columns(S).T @ _standardise_columns(Z))
+    if sp.issparse(Z):
+        similarity = np.abs(_sparse_correlations(Z, _standardise_columns(S)))
+    else:
+        similarity = np.abs(_standardise_columns(S).T @ _standardise_columns(Z))
     return _matched_mean(similarity, return_matching)
+
+
+def _sparse_correlations(Z, S_std):
+    """Correlations (concepts x codes) of sparse codes with standardised concepts, without
+    densifying the codes: the centred concepts make the codes' centring drop out."""
+    n = Z.shape[0]
+    cross = np.asarray(Z.T @ S_std).T
+    mean = np.asarray(Z.mean(axis=0)).ravel()
+    spread = np.asarray(Z.multiply(Z).sum(axis=0)).ravel() - n * mean**2
+    norm = np.sqrt(np.clip(spread, 0.0, None))
+    tol = 1e-10 * np.sqrt(n) * np.asarray(abs(Z).max(axis=0).todense()).ravel()
+    return np.divide(cross, norm, out=np.zeros_like(cross), where=(norm > tol) & (norm > 0))
 
 
 def atom_recovery_score(dictionary: ArrayLike, atoms: ArrayLike, *,

@@ -28,7 +28,7 @@ _VIEW_PARAMS = {
 
 # mypy resolves __init_subclass__ on the mixin (object's), not on scikit-learn's untyped
 # TransformerMixin that takes auto_wrap_output_keys.
-class _LinearViews(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,  # type: ignore[call-arg]
+class _LinearViews(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
                    auto_wrap_output_keys=None):
     """Base class: fit bookkeeping, transform, inverse_transform, translate, reconstruct."""
 

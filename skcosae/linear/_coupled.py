@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
 from .._compat import Interval, StrOptions, fit_context
+from .._losses import LossWeightsMixin, resolve_losses
 from .._typing import (
     ArrayLike,
     Losses,
@@ -21,7 +22,6 @@ from .._typing import (
     ViewSizes,
 )
 from .._views import resolve_pair_mask
-from ..coupled import LOSS_NAMES, resolve_losses
 from ._base import _VIEW_PARAMS, _LinearViews
 from ._closed_forms import (
     cca,
@@ -48,7 +48,7 @@ class PairingNotIdentifiedWarning(UserWarning):
     """The losses of a fit do not identify which rows or concepts correspond across views."""
 
 
-class LinearCoupledAE(_LinearViews):
+class LinearCoupledAE(LossWeightsMixin, _LinearViews):
     """Linear coupled autoencoder: the exact minimiser of each loss combination of Appendix D.
 
     Each view ``i`` has a linear encoder ``z = W_i^T (x_i - mu_i)`` and decoder
@@ -227,22 +227,6 @@ class LinearCoupledAE(_LinearViews):
         self.random_state = random_state
         self.view_sizes = view_sizes
         self.view_names = view_names
-
-    def set_params(self, **params: object) -> LinearCoupledAE:
-        """Set parameters, and one loss weight with ``losses__<name>=w`` (0 drops it)."""
-        term_weights = {key[len("losses__"):]: params.pop(key)
-                        for key in list(params) if key.startswith("losses__")}
-        if term_weights:
-            weights = resolve_losses(params.get("losses", self.losses))
-            for name, weight in term_weights.items():
-                if name not in LOSS_NAMES:
-                    raise ValueError(
-                        f"Unknown loss {name!r} in losses__{name}; the losses are "
-                        f"{list(LOSS_NAMES)}."
-                    )
-                weights[name] = weight
-            params["losses"] = resolve_losses(weights)  # a bad weight fails here, not in fit
-        return super().set_params(**params)
 
     # ------------------------------------------------------------------ checks
     def _weights(self):
