@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 from .._views import check_views
 from ._concept import ConceptAblation
 from ._latent import LatentAblation, explained_variance, faithfulness, latent_features
-from ._postprocess import chance_level, normalise
+from ._postprocess import chance_level, clip01, normalise
 from ._probes import (
     OneVsRestProbes,
     Scaler,
@@ -173,7 +173,11 @@ def _needed(metrics):
 
 
 def evaluate_split(ctx, train, test, tasks, params, metrics, timer, warned):
-    """Records ``(metric, source, target, value)`` of one probe split."""
+    """Records ``(metric, source, target, raw, gated)`` of one probe split.
+
+    ``raw`` is the score before clipping to ``[0, 1]`` and before the ablation gate;
+    ``gated`` says the gate sets the cell to 0 (the report applies both).
+    """
     est, N, K = ctx.estimator, ctx.n_views, ctx.n_classes
     needed = _needed(metrics)
     y, views, codes = ctx.y, ctx.views, ctx.codes
@@ -240,7 +244,8 @@ def evaluate_split(ctx, train, test, tasks, params, metrics, timer, warned):
                 probe = fit_probe(fscale[i](feats[i][train]), y_tr, **probe_kw)
                 for j in range(N):
                     acc = float(np.mean(probe.predict(fscale[j](feats[j][test])) == y_te))
-                    values[(metric, i, j)] = normalise(acc, chance, acc_orig[j], min_gap)
+                    values[(metric, i, j)] = normalise(acc, chance, acc_orig[j], min_gap,
+                                                       clip=False)
 
     if "sparse_probing_concept" in needed:
         sparse_probing("sparse_probing_concept", lambda j, S: codes[j][:, S])
@@ -264,7 +269,7 @@ def evaluate_split(ctx, train, test, tasks, params, metrics, timer, warned):
     if "r2" in needed:
         with timer("r2"):
             for i, j in pairs:
-                values[("r2", i, j)] = explained_variance(X_te[j], T[(i, j)])
+                values[("r2", i, j)] = explained_variance(X_te[j], T[(i, j)], clip=False)
     if "faithfulness" in needed:
         with timer("faithfulness"):
             zero_code = np.zeros((1, codes[0].shape[1]))
@@ -275,7 +280,7 @@ def evaluate_split(ctx, train, test, tasks, params, metrics, timer, warned):
                 for i in range(N):
                     values[("faithfulness", i, j)] = faithfulness(
                         probes[("multi", j)], scalers[j], y_te, X_te[j], T[(i, j)], X_zero,
-                        min_gap)
+                        min_gap, clip=False)
     if "cycle_r2" in needed:
         with timer("cycle_r2"):
             for i in range(N):
@@ -293,9 +298,10 @@ def evaluate_split(ctx, train, test, tasks, params, metrics, timer, warned):
                         values[("cycle_r2", i, j)] = float("nan")
                         continue
                     values[("cycle_r2", i, j)] = explained_variance(
-                        X_te[i], np.asarray(back, dtype=float))
+                        X_te[i], np.asarray(back, dtype=float), clip=False)
 
     # ---- ablations: concepts chosen on view i, removed from view j
+    gated = set()
     for space in ("latent", "concept"):
         wanted = [m for m in (f"unlearning_{space}", f"tpp_{space}", f"scr_{space}")
                   if m in needed]
@@ -316,16 +322,18 @@ def evaluate_split(ctx, train, test, tasks, params, metrics, timer, warned):
             threshold = params["ablation_threshold"]
             for i in range(N):
                 # Gate: where the chosen concepts cannot even probe the classes on view j,
-                # any forgetting is accidental damage and earns nothing.
-                probe_score = values[(gate_metric, i, j)]
+                # any forgetting is accidental damage and earns nothing. The ungated score
+                # is still computed: the report keeps it as the cell's raw value.
+                if clip01(values[(gate_metric, i, j)]) < threshold:
+                    gated.update((metric, i, j) for metric in wanted)
                 for metric in wanted:
                     with timer(metric):
-                        values[(metric, i, j)] = 0.0 if probe_score < threshold else (
-                            _ablation_metric(metric, i, j, ablate, diffs, codes, y, train,
-                                             y_te, scalers[j], probes, pred_orig[j],
-                                             pred_zero, ovr.get(j), bacc_orig, tasks, params))
+                        values[(metric, i, j)] = _ablation_metric(
+                            metric, i, j, ablate, diffs, codes, y, train, y_te, scalers[j],
+                            probes, pred_orig[j], pred_zero, ovr.get(j), bacc_orig, tasks,
+                            params)
 
-    return [(metric, ctx.names[i], ctx.names[j], value)
+    return [(metric, ctx.names[i], ctx.names[j], value, (metric, i, j) in gated)
             for (metric, i, j), value in values.items() if metric in metrics]
 
 

@@ -34,8 +34,8 @@ def clip01(value):
     return float(np.clip(value, 0.0, 1.0)) if np.isfinite(value) else 0.0
 
 
-def normalise(value, floor, reference, min_gap=0.0):
-    """``(value - floor) / (reference - floor)`` clipped to ``[0, 1]``.
+def normalise(value, floor, reference, min_gap=0.0, clip=True):
+    """``(value - floor) / (reference - floor)`` clipped to ``[0, 1]`` (unless ``clip=False``).
 
     0 where the range ``reference - floor`` is below ``min_gap`` (or not positive).
 
@@ -54,7 +54,8 @@ def normalise(value, floor, reference, min_gap=0.0):
     span = float(reference) - float(floor)
     if not np.isfinite(span) or span <= 0 or span < min_gap:
         return 0.0
-    return clip01((float(value) - float(floor)) / span)
+    score = (float(value) - float(floor)) / span
+    return clip01(score) if clip else score
 
 
 def normalised_drop(before, after, floor, min_gap=0.0):
