@@ -161,7 +161,8 @@ def check_loss_curve(history, *, window=LOSS_DROP_WINDOW, tol=LOSS_DROP_TOL):
     n = len(losses)
     return (
         f"The training loss was still falling at the last epoch: it fell by {rate:.1%} per "
-        f"epoch over the last {w} epochs (more than {tol:.0%}), so more training would "
+        f"epoch over the last {f'{w} epochs' if w > 1 else 'epoch'} (more than "
+        f"{100 * tol:g}%), so more training would "
         f"likely improve the model. Raise max_epochs (e.g. to {2 * n}), or call fit again "
         "with warm_start=True to continue from these weights."
     )
