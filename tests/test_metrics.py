@@ -288,7 +288,7 @@ def test_shared_code_estimator_has_no_cycle(data):
 
 def test_report_frame_matrix_and_repr(perfect_report):
     frame = perfect_report.to_frame()
-    assert list(frame.columns) == ["metric", "source", "target", "value"]
+    assert list(frame.columns) == ["metric", "source", "target", "value", "raw", "mark"]
     assert len(frame) == 8 * 4 + 2  # 8 metrics x 4 ordered pairs, and 2 cycles
     assert frame.value.between(0, 1).all()
     frame.loc[0, "value"] = -1.0  # a copy

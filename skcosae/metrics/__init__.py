@@ -5,6 +5,7 @@ multi-view estimator, on labelled data; the documentation page "InterVenchA" sta
 metric, the protocol and every default.
 """
 
+from .._diagnostics import NegativeR2Warning
 from ._postprocess import combine, normalise, normalised_drop
 from ._protocol import (
     AGGREGATES,
@@ -23,6 +24,7 @@ __all__ = [
     "DEFAULT_METRICS",
     "LATENT_METRICS",
     "InterVenchAReport",
+    "NegativeR2Warning",
     "InterVenchAScorer",
     "aggregate",
     "combine",

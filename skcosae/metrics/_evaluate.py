@@ -35,7 +35,7 @@ from .._typing import ArrayLike, MultiViewData, ViewSizes
 from .._views import check_views
 from ._concept import ConceptAblation, as_codes, code_columns, decode, zero_code
 from ._latent import LatentAblation, explained_variance, faithfulness, latent_features
-from ._postprocess import chance_level, normalise
+from ._postprocess import chance_level, clip01, normalise
 from ._probes import (
     OneVsRestProbes,
     Scaler,
@@ -193,8 +193,12 @@ def _needed(metrics):
 
 def evaluate_split(ctx: Context, train: np.ndarray, test: np.ndarray, tasks: Tasks,
                    params: Mapping[str, Any], metrics: Sequence[str], timer: Timer,
-                   warned: set[int | str]) -> list[tuple[str, int, int, float]]:
-    """Records ``(metric, source, target, value)`` of one probe split."""
+                   warned: set[int | str]) -> list[tuple[str, int, int, float, bool]]:
+    """Records ``(metric, source, target, raw, gated)`` of one probe split.
+
+    ``raw`` is the score before clipping to ``[0, 1]`` and before the ablation gate;
+    ``gated`` says the gate sets the cell to 0 (the report applies both).
+    """
     est, N, K = ctx.estimator, ctx.n_views, ctx.n_classes
     needed = _needed(metrics)
     y, views, codes = ctx.y, ctx.views, ctx.codes
@@ -261,7 +265,8 @@ def evaluate_split(ctx: Context, train: np.ndarray, test: np.ndarray, tasks: Tas
                 probe = fit_probe(fscale[i](feats[i][train]), y_tr, **probe_kw)
                 for j in range(N):
                     acc = float(np.mean(probe.predict(fscale[j](feats[j][test])) == y_te))
-                    values[(metric, i, j)] = normalise(acc, chance, acc_orig[j], min_gap)
+                    values[(metric, i, j)] = normalise(acc, chance, acc_orig[j], min_gap,
+                                                       clip=False)
 
     if "sparse_probing_concept" in needed:
         sparse_probing("sparse_probing_concept", lambda j, S: code_columns(codes[j], S))
@@ -285,7 +290,7 @@ def evaluate_split(ctx: Context, train: np.ndarray, test: np.ndarray, tasks: Tas
     if "r2" in needed:
         with timer("r2"):
             for i, j in pairs:
-                values[("r2", i, j)] = explained_variance(X_te[j], T[(i, j)])
+                values[("r2", i, j)] = explained_variance(X_te[j], T[(i, j)], clip=False)
     if "faithfulness" in needed:
         with timer("faithfulness"):
             for j in range(N):
@@ -293,7 +298,7 @@ def evaluate_split(ctx: Context, train: np.ndarray, test: np.ndarray, tasks: Tas
                 for i in range(N):
                     values[("faithfulness", i, j)] = faithfulness(
                         probes[("multi", j)], scalers[j], y_te, X_te[j], T[(i, j)], X_zero,
-                        min_gap)
+                        min_gap, clip=False)
     if "cycle_r2" in needed:
         with timer("cycle_r2"):
             for i in range(N):
@@ -310,9 +315,11 @@ def evaluate_split(ctx: Context, train: np.ndarray, test: np.ndarray, tasks: Tas
                                           "it is reported as NaN.", UserWarning, stacklevel=4)
                         values[("cycle_r2", i, j)] = float("nan")
                         continue
-                    values[("cycle_r2", i, j)] = explained_variance(X_te[i], np.asarray(back))
+                    values[("cycle_r2", i, j)] = explained_variance(
+                        X_te[i], np.asarray(back), clip=False)
 
     # ---- ablations: concepts chosen on view i, removed from view j
+    gated: set[tuple[str, int, int]] = set()
     for space in ("latent", "concept"):
         wanted = [m for m in (f"unlearning_{space}", f"tpp_{space}", f"scr_{space}")
                   if m in needed]
@@ -334,16 +341,18 @@ def evaluate_split(ctx: Context, train: np.ndarray, test: np.ndarray, tasks: Tas
             threshold = params["ablation_threshold"]
             for i in range(N):
                 # Gate: where the chosen concepts cannot even probe the classes on view j,
-                # any forgetting is accidental damage and earns nothing.
-                probe_score = values[(gate_metric, i, j)]
+                # any forgetting is accidental damage and earns nothing. The ungated score
+                # is still computed: the report keeps it as the cell's raw value.
+                if clip01(values[(gate_metric, i, j)]) < threshold:
+                    gated.update((metric, i, j) for metric in wanted)
                 for metric in wanted:
                     with timer(metric):
-                        values[(metric, i, j)] = 0.0 if probe_score < threshold else (
-                            _ablation_metric(metric, i, j, ablate, diffs, codes, y, train,
-                                             y_te, scalers[j], probes, pred_orig[j],
-                                             pred_zero, ovr.get(j), bacc_orig, tasks, params))
+                        values[(metric, i, j)] = _ablation_metric(
+                            metric, i, j, ablate, diffs, codes, y, train, y_te, scalers[j],
+                            probes, pred_orig[j], pred_zero, ovr.get(j), bacc_orig, tasks,
+                            params)
 
-    return [(metric, ctx.names[i], ctx.names[j], value)
+    return [(metric, ctx.names[i], ctx.names[j], value, (metric, i, j) in gated)
             for (metric, i, j), value in values.items() if metric in metrics]
 
 

@@ -27,13 +27,13 @@ __all__ = [
 #: Rows per chunk of the float64 sums of :func:`explained_variance`.
 _CHUNK_ROWS = 4096
 
-
-def explained_variance(X: np.ndarray, X_hat: np.ndarray) -> float:
+def explained_variance(X: np.ndarray, X_hat: np.ndarray, clip: bool = True) -> float:
     """R^2 of ``X_hat`` as an estimate of ``X``: ``1 - SSE / SST``, clipped to ``[0, 1]``.
 
     ``SST`` is taken about each feature's own mean (scikit-learn's ``r2_score`` with
     ``multioutput="variance_weighted"``), so a constant offset between views is not counted
-    as explained. A negative R^2 (worse than predicting the mean) is 0.
+    as explained. A negative R^2 (worse than predicting the mean) is 0; with ``clip=False``
+    it is returned as is (the report keeps it as the cell's raw value).
 
     Sums are accumulated in float64 over row chunks, so float32 rows are neither copied
     whole into float64 nor summed in float32.
@@ -47,18 +47,19 @@ def explained_variance(X: np.ndarray, X_hat: np.ndarray) -> float:
         residual += ((x - X_hat[rows]) ** 2).sum()
     if total <= 0:
         return 0.0
-    return clip01(1.0 - residual / total)
+    r2 = 1.0 - residual / total
+    return clip01(r2) if clip else float(r2)
 
 
 def faithfulness(probe: Any, scaler: Scaler, y: np.ndarray, X: np.ndarray, X_hat: np.ndarray,
-                 X_zero: np.ndarray, min_gap: float = 0.0) -> float:
+                 X_zero: np.ndarray, min_gap: float = 0.0, clip: bool = True) -> float:
     """SAEBench's loss-recovered score for a downstream probe of the target view.
 
     ``(L_zero - L_hat) / (L_zero - L_orig)`` with ``L`` the probe's log-loss on the original
     rows ``X``, on their estimate ``X_hat`` and on the zero-code decoding ``X_zero``; clipped
-    to ``[0, 1]``. Undefined, hence 0, when zeroing the codes costs the probe less than
-    ``min_gap`` of its loss, ``L_zero - L_orig < min_gap * L_zero``: there is then no loss
-    to recover (e.g. labels the view does not predict).
+    to ``[0, 1]`` (unless ``clip=False``). Undefined, hence 0, when zeroing the codes costs
+    the probe less than ``min_gap`` of its loss, ``L_zero - L_orig < min_gap * L_zero``:
+    there is then no loss to recover (e.g. labels the view does not predict).
     """
     labels = probe.classes_
 
@@ -69,7 +70,8 @@ def faithfulness(probe: Any, scaler: Scaler, y: np.ndarray, X: np.ndarray, X_hat
     span = l_zero - l_orig
     if not np.isfinite(span) or span <= 1e-12 or span < min_gap * l_zero:
         return 0.0
-    return clip01((l_zero - l_hat) / span)
+    recovered = (l_zero - l_hat) / span
+    return clip01(recovered) if clip else float(recovered)
 
 
 def latent_features(X: np.ndarray, atoms: np.ndarray) -> np.ndarray:

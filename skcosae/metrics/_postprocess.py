@@ -34,8 +34,9 @@ def clip01(value: float) -> float:
     return float(np.clip(value, 0.0, 1.0)) if np.isfinite(value) else 0.0
 
 
-def normalise(value: float, floor: float, reference: float, min_gap: float = 0.0) -> float:
-    """``(value - floor) / (reference - floor)`` clipped to ``[0, 1]``.
+def normalise(value: float, floor: float, reference: float, min_gap: float = 0.0,
+              clip: bool = True) -> float:
+    """``(value - floor) / (reference - floor)`` clipped to ``[0, 1]`` (unless ``clip=False``).
 
     0 where the range ``reference - floor`` is below ``min_gap`` (or not positive).
 
@@ -54,7 +55,8 @@ def normalise(value: float, floor: float, reference: float, min_gap: float = 0.0
     span = float(reference) - float(floor)
     if not np.isfinite(span) or span <= 0 or span < min_gap:
         return 0.0
-    return clip01((float(value) - float(floor)) / span)
+    score = (float(value) - float(floor)) / span
+    return clip01(score) if clip else score
 
 
 def normalised_drop(before: float, after: float, floor: float, min_gap: float = 0.0) -> float:

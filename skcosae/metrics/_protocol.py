@@ -87,6 +87,7 @@ DEFAULTS = dict(
     view_sizes=None,
     n_jobs=None,
     random_state=0,
+    baselines=None,
 )
 
 _CONSTRAINTS = {
@@ -116,6 +117,7 @@ _CONSTRAINTS = {
     "view_sizes": ["array-like", Interval(numbers.Integral, 2, None, closed="left"), None],
     "n_jobs": [numbers.Integral, None],
     "random_state": ["random_state"],
+    "baselines": [dict, None],
 }
 
 
@@ -135,6 +137,12 @@ def check_params(params: Mapping[str, Any], caller: str = "intervencha_report") 
     validate_parameter_constraints(
         {k: v for k, v in _CONSTRAINTS.items() if k in full}, full, caller_name=caller)
     resolve_metrics(full["metrics"])
+    if full["baselines"] is not None and caller != "intervencha_report":
+        raise ValueError(
+            f"{caller} does not take baselines: they add reference rows to a printed "
+            "report (intervencha_report), while a score is the estimator's own number. "
+            "Score each reference estimator on its own instead."
+        )
     return full
 
 

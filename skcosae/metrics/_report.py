@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from .._diagnostics import NegativeR2Warning, check_translation_r2
 from .._typing import ArrayLike, MultiViewData, RandomState, ViewSizes
 from ._evaluate import Timer, evaluate_split, prepare, single_threaded_blas
+from ._postprocess import clip01
 from ._protocol import (
     AGGREGATES,
     CONCEPT_METRICS,
     CYCLE_METRICS,
+    GATES,
     LATENT_METRICS,
     check_params,
     derive_seed,
@@ -28,7 +32,40 @@ __all__ = ["InterVenchAReport", "aggregate", "intervencha_report"]
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-_COLUMNS = ["metric", "source", "target", "value"]
+_COLUMNS = ["metric", "source", "target", "value", "raw", "mark"]
+
+#: What each aggregate measures: the report's reading guide.
+AGGREGATE_GUIDE = {
+    "S_ext": "single-view quality: each view through its own autoencoder "
+             "(mean of the metrics' diagonals)",
+    "S_trans": "translation: view i's code decoded into view j "
+               "(latent-space metrics off the diagonal)",
+    "S_cc": "concept consistency: concept c of view i is concept c of view j "
+            "(concept-space metrics off the diagonal)",
+    "S_align": "alignment, (S_trans + S_cc) / 2: the headline score",
+    "S_cycle": "round trip i -> j -> i (cycle_r2 off the diagonal; no proxy for alignment)",
+}
+
+#: One line per metric: what its diagonal and its off-diagonal cells measure.
+METRIC_GUIDE = {
+    "r2": "R^2 of view j rebuilt from view i's code (diagonal: reconstruction, "
+          "off-diagonal: translation)",
+    "faithfulness": "share of view j's label-probe loss recovered on the decoded rows",
+    "sparse_probing_latent": "labels read from k_probe of view j's atoms, chosen on view i",
+    "unlearning_latent": "removing a class's atoms (chosen on view i) from view j forgets it "
+                         "and keeps the other classes",
+    "tpp_latent": "removing a class subset's atoms hurts only that subset's probes in view j",
+    "scr_latent": "removing a spurious attribute's atoms debiases view j's probe",
+    "sparse_probing_concept": "labels read from k_probe of view j's codes, chosen on view i",
+    "unlearning_concept": "zeroing a class's codes (chosen on view i) in view j forgets it "
+                          "and keeps the other classes",
+    "tpp_concept": "zeroing a class subset's codes hurts only that subset's probes in view j",
+    "scr_concept": "zeroing a spurious attribute's codes debiases view j's probe",
+    "cycle_r2": "R^2 of view i after i -> j -> i",
+}
+
+_MARK_SYMBOLS = {"clipped": "*", "gated": "g"}
+_HATCHES = {"clipped": "///", "gated": "xxx"}
 
 
 def aggregate(frame: pd.DataFrame) -> dict[str, float]:
@@ -68,23 +105,33 @@ class InterVenchAReport:
     Built by :func:`intervencha_report`. Every metric has one value per ordered pair of
     views ``(source, target)``: the diagonal is single-view quality, the off-diagonal
     transfer (translation for latent-space metrics, concept consistency for concept-space
-    ones).
+    ones). Every value is in ``[0, 1]``, 1 best. Two kinds of cell are set rather than
+    measured, and marked: ``"clipped"`` (the score fell outside ``[0, 1]``, e.g. a
+    translation R^2 below 0, and was clipped) and ``"gated"`` (an ablation score set to 0
+    because sparse probing of the same space and pair is below ``ablation_threshold``);
+    both keep the measured score in the ``raw`` column.
 
     Parameters
     ----------
     frame : DataFrame
-        Tidy records with columns ``metric, source, target, value``.
+        Tidy records with columns ``metric, source, target, value``, and optionally
+        ``raw`` (default: ``value``) and ``mark`` (default: no mark).
     view_names : list
         The views, in the estimator's order.
     params : dict, default=None
         The settings the scores were computed with.
     timings : dict, default=None
         Seconds spent per stage and per metric.
+    baselines : dict of str to InterVenchAReport, default=None
+        Reports of reference estimators on the same rows, split and tasks.
+    estimator_name : str, default="estimator"
+        How the scored estimator is named beside the baselines.
 
     Attributes
     ----------
     frame : DataFrame
-        The tidy records (every value in ``[0, 1]``; NaN only for an undefined cycle).
+        The tidy records ``metric, source, target, value, raw, mark`` (every value in
+        ``[0, 1]``; NaN only for an undefined cycle).
     aggregates : dict
         ``S_ext``, ``S_trans``, ``S_cc``, ``S_align``, ``S_cycle`` (see :func:`aggregate`).
     metrics : list of str
@@ -92,65 +139,173 @@ class InterVenchAReport:
     view_names : list
     params : dict
     timings : dict
+    baselines : dict of str to InterVenchAReport
+    estimator_name : str
 
     Examples
     --------
     >>> import pandas as pd
     >>> from skcosae.metrics import InterVenchAReport
     >>> frame = pd.DataFrame({"metric": ["r2"] * 4, "source": [0, 0, 1, 1],
-    ...                       "target": [0, 1, 0, 1], "value": [0.9, 0.5, 0.7, 0.8]})
+    ...                       "target": [0, 1, 0, 1], "value": [0.9, 0.0, 0.7, 0.8],
+    ...                       "raw": [0.9, -0.2, 0.7, 0.8],
+    ...                       "mark": ["", "clipped", "", ""]})
     >>> report = InterVenchAReport(frame, view_names=[0, 1])
     >>> report.matrix("r2")
     target    0    1
     source
-    0       0.9  0.5
+    0       0.9  0.0
     1       0.7  0.8
+    >>> float(report.matrix("r2", raw=True).loc[0, 1])
+    -0.2
     >>> round(report["S_ext"], 2), round(report["S_trans"], 2)
-    (0.85, 0.6)
+    (0.85, 0.35)
     """
 
     def __init__(self, frame: pd.DataFrame, view_names: Sequence[Hashable],
                  params: Mapping[str, Any] | None = None,
-                 timings: Mapping[str, float] | None = None) -> None:
-        self.frame = frame.reset_index(drop=True)[_COLUMNS]
+                 timings: Mapping[str, float] | None = None,
+                 baselines: Mapping[str, InterVenchAReport] | None = None,
+                 estimator_name: str = "estimator") -> None:
+        frame = frame.reset_index(drop=True).copy()
+        if "raw" not in frame:
+            frame["raw"] = frame["value"]
+        if "mark" not in frame:
+            frame["mark"] = ""
+        self.frame = frame[_COLUMNS]
         self.view_names = list(view_names)
         self.params = dict(params or {})
         self.timings = dict(timings or {})
+        self.baselines = dict(baselines or {})
+        self.estimator_name = str(estimator_name)
         present = set(self.frame.metric)
         self.metrics = [m for m in LATENT_METRICS + CONCEPT_METRICS + CYCLE_METRICS
                         if m in present]
         self.aggregates = aggregate(self.frame)
 
     def to_frame(self) -> pd.DataFrame:
-        """The tidy records ``metric, source, target, value`` (a copy)."""
+        """The tidy records ``metric, source, target, value, raw, mark`` (a copy).
+
+        ``value`` is the reported score; ``raw`` the measured one (before clipping to
+        ``[0, 1]`` and before the ablation gate); ``mark`` is ``"clipped"``, ``"gated"``
+        or ``""`` (measured and in range).
+        """
         return self.frame.copy()
 
-    def matrix(self, metric: str) -> pd.DataFrame:
-        """One metric as an N x N DataFrame (rows: source view, columns: target view)."""
+    def matrix(self, metric: str, raw: bool = False) -> pd.DataFrame:
+        """One metric as an N x N DataFrame (rows: source view, columns: target view).
+
+        With ``raw=True``, the measured scores before clipping and gating.
+        """
         if metric not in self.metrics:
             raise ValueError(f"Unknown metric {metric!r}; this report has {self.metrics}.")
         part = self.frame[self.frame.metric == metric]
-        table = part.pivot(index="source", columns="target", values="value")
+        table = part.pivot(index="source", columns="target", values="raw" if raw else "value")
         return table.reindex(index=self.view_names, columns=self.view_names)
+
+    def _marks(self, metric):
+        part = self.frame[self.frame.metric == metric]
+        table = part.pivot(index="source", columns="target", values="mark")
+        return table.reindex(index=self.view_names, columns=self.view_names).fillna("")
+
+    def summary(self) -> pd.DataFrame:
+        """The aggregates of the estimator and of each baseline, one row each (a DataFrame)."""
+        rows = {self.estimator_name: self.aggregates}
+        rows.update((name, report.aggregates) for name, report in self.baselines.items())
+        return pd.DataFrame.from_dict(rows, orient="index", columns=list(AGGREGATES))
 
     def __getitem__(self, name: str) -> float:
         if name not in self.aggregates:
             raise KeyError(f"{name!r} is not an aggregate; use one of {list(AGGREGATES)}.")
         return self.aggregates[name]
 
+    def _header(self):
+        n = self.params.get("n_samples")
+        rows = f" on {n} labelled rows" if n is not None else ""
+        if self.params.get("cv") is not None:
+            how = f"probes cross-fitted over {self.params.get('n_splits')} folds"
+        elif "test_size" in self.params:
+            how = (f"probes fitted on {1 - self.params['test_size']:.0%} of them, scored "
+                   "on the rest" if isinstance(self.params["test_size"], float)
+                   else f"probes scored on {self.params['test_size']} held-out rows")
+        else:
+            how = ""
+        views = ", ".join(str(v) for v in self.view_names)
+        return (f"InterVenchA report of {self.estimator_name}: {len(self.view_names)} views "
+                f"({views}){rows}" + (f"; {how}" if how else ""))
+
     def __repr__(self) -> str:
-        lines = [f"InterVenchA report: {len(self.view_names)} views, "
-                 "rows = source view, columns = target view"]
+        lines = [self._header()]
         lines.append("  " + "  ".join(f"{k}={v:.3f}" for k, v in self.aggregates.items()))
+        if self.baselines:
+            lines += ["", "Beside reference estimators (same rows, probe split and tasks):",
+                      self.summary().round(3).to_string(na_rep="-")]
+        lines += ["", "How to read it: every score is in [0, 1], 1 best; 0 is no better than "
+                  "the floor (chance, or the target view's mean)."]
+        width = max(len(k) for k in AGGREGATES)
+        lines += [f"  {name:<{width}}  {AGGREGATE_GUIDE[name]}" for name in AGGREGATES]
+        if self.baselines:
+            lines.append("Compare each number with the reference rows above: what an "
+                         "estimator adds is its margin over them.")
+        else:
+            lines.append("Compare with reference estimators on the same rows: pass "
+                         "baselines={'linear': CCA(...).fit(...), 'independent SAEs': "
+                         "make_baseline('sae', ...).fit(...)}.")
+        lines.append("Matrices: rows = source view i, columns = target view j; "
+                     "* = clipped to [0, 1], g = set to 0 by the ablation gate "
+                     "(measured values listed below the matrix).")
         for metric in self.metrics:
-            lines += ["", f"{metric}:",
-                      self.matrix(metric).round(3).to_string(na_rep="-")]
+            lines += ["", f"{metric}: {METRIC_GUIDE[metric]}", self._matrix_text(metric)]
+            lines += self._mark_notes(metric)
+            lines += self._baseline_notes(metric)
         return "\n".join(lines)
+
+    def _matrix_text(self, metric):
+        values, marks = self.matrix(metric), self._marks(metric)
+        cells = values.copy().astype(object)
+        for r in values.index:
+            for c in values.columns:
+                value = values.loc[r, c]
+                text = "-" if pd.isna(value) else f"{value:.3f}"
+                cells.loc[r, c] = text + _MARK_SYMBOLS.get(marks.loc[r, c], " ")
+        return cells.to_string()
+
+    def _mark_notes(self, metric):
+        part = self.frame[(self.frame.metric == metric) & (self.frame.mark != "")]
+        position = {name: k for k, name in enumerate(self.view_names)}
+        part = part.sort_values(["source", "target"], key=lambda col: col.map(position))
+        notes = []
+        for mark, why in (("clipped", "measured"),
+                          ("gated", f"{GATES.get(metric, 'sparse probing')} below "
+                                    f"ablation_threshold="
+                                    f"{self.params.get('ablation_threshold', 0.1)}; "
+                                    "ungated")):
+            cells = part[part.mark == mark]
+            if len(cells):
+                listed = ", ".join(f"{s} -> {t}: {raw:.3f}"
+                                   for s, t, raw in zip(cells.source, cells.target, cells.raw))
+                notes.append(f"  {_MARK_SYMBOLS[mark]} {mark} ({why}): {listed}")
+        return notes
+
+    def _baseline_notes(self, metric):
+        parts = []
+        for name, report in self.baselines.items():
+            if metric in report.metrics:
+                diag, off = _diagonal_means(report.frame, metric)
+                parts.append(f"{name} {_number(diag)} / {_number(off)}")
+        if not parts:
+            return []
+        diag, off = _diagonal_means(self.frame, metric)
+        return [f"  mean diagonal / off-diagonal: {self.estimator_name} {_number(diag)} / "
+                f"{_number(off)}; " + "; ".join(parts)]
 
     def plot(self, metrics: Sequence[str] | None = None, *, ncols: int = 5,
              cmap: str = "viridis") -> Figure:
         """One heatmap per metric (rows: source view, columns: target view).
 
+        The figure's title holds the aggregates (and those of the baselines); each cell
+        shows its value, and cells that were clipped (``///``) or set to 0 by the ablation
+        gate (``xxx``) are hatched, with their measured value in brackets.
         Needs matplotlib (``pip install skcosae[plot]``); it is imported here only.
 
         Parameters
@@ -164,10 +319,12 @@ class InterVenchAReport:
         Returns
         -------
         fig : matplotlib.figure.Figure
-            Its axes are the heatmaps in ``metrics`` order (unused grid cells are removed).
+            Its axes are the heatmaps in ``metrics`` order (unused grid cells are removed),
+            then the colour bar.
         """
         try:
             import matplotlib.pyplot as plt
+            from matplotlib.patches import Patch, Rectangle
         except ImportError as exc:
             raise ImportError(
                 "InterVenchAReport.plot needs matplotlib, which is not installed; install "
@@ -182,27 +339,66 @@ class InterVenchAReport:
         labels = [str(v) for v in self.view_names]
         ncols = min(ncols, len(metrics))
         nrows = -(-len(metrics) // ncols)
-        size = 0.45 * len(labels) + 1.4
-        fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols + 1.0, size * nrows + 0.4),
+        size = 0.7 * len(labels) + 1.6
+        fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols + 1.0, size * nrows + 1.2),
                                  squeeze=False, layout="constrained")
+        colours = plt.get_cmap(cmap)
         axes = axes.ravel()
         for ax in axes[len(metrics):]:
             fig.delaxes(ax)
+        marked = set()
         for index, (ax, metric) in enumerate(zip(axes, metrics)):
             table = self.matrix(metric).to_numpy(dtype=float)
+            raw = self.matrix(metric, raw=True).to_numpy(dtype=float)
+            marks = self._marks(metric).to_numpy()
             image = ax.imshow(table, vmin=0.0, vmax=1.0, cmap=cmap)
             for (r, c), value in np.ndenumerate(table):
-                ax.text(c, r, "-" if np.isnan(value) else f"{value:.2f}", ha="center",
-                        va="center", fontsize=7, color="w" if value < 0.5 else "k")
+                text = "-" if np.isnan(value) else f"{value:.2f}"
+                if marks[r, c]:
+                    marked.add(marks[r, c])
+                    text += f"\n({raw[r, c]:.2f})"
+                    ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, linewidth=0,
+                                           hatch=_HATCHES[marks[r, c]],
+                                           edgecolor=(0.6, 0.6, 0.6, 0.6)))
+                # Text in black or white, whichever stands out from the cell's colour (an
+                # undefined cell is left blank, on the white background).
+                red, green, blue, _ = (1, 1, 1, 1) if np.isnan(value) else colours(value)
+                dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
+                ax.text(c, r, text, ha="center", va="center", fontsize=8,
+                        color="w" if dark else "k")
             ax.set_title(metric, fontsize=9)
-            ax.set_xticks(range(len(labels)), labels, fontsize=7, rotation=45, ha="right")
-            ax.set_yticks(range(len(labels)), labels if index % ncols == 0 else [], fontsize=7)
+            ax.set_xticks(range(len(labels)), labels, fontsize=8, rotation=45, ha="right")
+            ax.set_yticks(range(len(labels)), labels if index % ncols == 0 else [], fontsize=8)
             if index % ncols == 0:
                 ax.set_ylabel("source")
             if index >= len(metrics) - ncols:
                 ax.set_xlabel("target")
         fig.colorbar(image, ax=list(axes[:len(metrics)]), shrink=0.8)
+        title = [f"InterVenchA: {self.estimator_name}   " + _aggregate_text(self.aggregates)]
+        title += [f"{name}   " + _aggregate_text(report.aggregates)
+                  for name, report in self.baselines.items()]
+        fig.suptitle("\n".join(title), fontsize=9)
+        if marked:
+            legend = {"clipped": "clipped to [0, 1] (measured value in brackets)",
+                      "gated": "set to 0 by the ablation gate (ungated value in brackets)"}
+            fig.legend(handles=[Patch(facecolor="none", edgecolor="0.5", hatch=_HATCHES[m],
+                                      label=legend[m]) for m in sorted(marked)],
+                       loc="outside lower center", fontsize=8, ncols=2, frameon=False)
         return fig
+
+
+def _number(value):
+    return "-" if np.isnan(value) else f"{value:.3f}"
+
+
+def _aggregate_text(aggregates):
+    return "  ".join(f"{k}={v:.2f}" for k, v in aggregates.items())
+
+
+def _diagonal_means(frame, metric):
+    part = frame[frame.metric == metric]
+    on = part.source == part.target
+    return float(part.value[on].mean()), float(part.value[~on].mean())
 
 
 def intervencha_report(
@@ -232,6 +428,7 @@ def intervencha_report(
     view_sizes: ViewSizes = None,
     n_jobs: int | None = None,
     random_state: RandomState = 0,
+    baselines: Mapping[str, Any] | None = None,
 ) -> InterVenchAReport:
     """InterVenchA: every metric for every ordered pair of views of a fitted estimator.
 
@@ -312,10 +509,24 @@ def intervencha_report(
     random_state : int, RandomState instance or None, default=0
         Seeds the probe split and the task draws. Fixed by default, so that estimators
         compared on the same data (e.g. in a grid search) meet the same split and tasks.
+    baselines : dict of str to fitted estimator, default=None
+        Reference estimators scored on the same rows, with the same probe split and tasks:
+        their aggregates are printed beside the estimator's, and each metric's diagonal
+        and off-diagonal means beside its matrix, so that every number has a comparison.
+        Fit them yourself on the estimator's training rows, typically a linear baseline on
+        the same pairs (``skcosae.linear.CCA`` or ``ReducedRankRegression``) and
+        independent SAEs (``make_baseline("sae", ...)``, which share no concepts: the level
+        of no alignment). Their reports are in the result's ``baselines``.
 
     Returns
     -------
     InterVenchAReport
+
+    Warns
+    -----
+    NegativeR2Warning
+        When a translation R^2 of ``estimator`` (an off-diagonal cell of ``r2``) is below 0:
+        it does worse than the target view's mean. The cell shows 0, marked clipped.
 
     See Also
     --------
@@ -328,12 +539,21 @@ def intervencha_report(
     >>> from skcosae.datasets import make_platonic
     >>> from skcosae.metrics import intervencha_report
     >>> Xs, y, _ = make_platonic(n_samples=600, n_views=2, n_classes=4, random_state=0)
-    >>> sae = CoupledSAE(n_concepts=32, k=4, max_epochs=2, random_state=0).fit(Xs)
+    >>> sae = CoupledSAE(n_concepts=32, k=4, losses=["rec", "trans", "cc"], batch_size=64,
+    ...                  max_epochs=10, random_state=0).fit(Xs)
     >>> report = intervencha_report(sae, Xs, y)
     >>> report.matrix("r2").shape
     (2, 2)
     >>> sorted(report.aggregates)
     ['S_align', 'S_cc', 'S_cycle', 'S_ext', 'S_trans']
+
+    With a reference estimator on the same rows:
+
+    >>> from skcosae.linear import CCA
+    >>> cca = CCA(n_components=8).fit(Xs)
+    >>> report = intervencha_report(sae, Xs, y, baselines={"linear (CCA)": cca})
+    >>> list(report.summary().index)
+    ['CoupledSAE', 'linear (CCA)']
     """
     params = check_params(dict(
         metrics=metrics, test_size=test_size, cv=cv, k_probe=k_probe, k_ablate=k_ablate,
@@ -342,36 +562,77 @@ def intervencha_report(
         n_unlearning_tasks=n_unlearning_tasks, n_tpp_subsets=n_tpp_subsets,
         tpp_subset_size=tpp_subset_size, n_scr_tasks=n_scr_tasks, scr_classes=scr_classes,
         view_sizes=view_sizes, n_jobs=n_jobs, random_state=random_state,
-        estimator=estimator, X=X, y=y))
-    for key in ("estimator", "X", "y"):
+        baselines=baselines, estimator=estimator, X=X, y=y))
+    for key in ("estimator", "X", "y", "baselines"):
         params.pop(key)
+    references = _check_baselines(baselines)
     metric_names = resolve_metrics(metrics)
+    seed = derive_seed(random_state)
+    report = _score(estimator, X, y, params, metric_names, seed)
+    r2 = report.frame[report.frame.metric == "r2"]
+    message = check_translation_r2(zip(r2.source, r2.target, r2.raw))
+    if message:
+        warnings.warn(f"{report.estimator_name}: {message}", NegativeR2Warning, stacklevel=2)
+    for name, reference in references.items():
+        try:
+            report.baselines[name] = _score(reference, X, y, params, metric_names, seed)
+        except ValueError as exc:
+            raise ValueError(f"baselines[{name!r}]: {exc}") from exc
+    return report
+
+
+def _check_baselines(baselines):
+    """The reference estimators of ``baselines=``, checked before any scoring starts."""
+    if baselines is None:
+        return {}
+    for name, reference in baselines.items():
+        missing = [m for m in ("transform", "inverse_transform", "translate")
+                   if not callable(getattr(reference, m, None))]
+        if not isinstance(name, str) or missing:
+            raise ValueError(
+                f"baselines must map names (str) to fitted multi-view estimators; entry "
+                f"{name!r} is a {type(reference).__name__}"
+                + (f" without {missing}." if missing else " under a non-str name.")
+            )
+    return dict(baselines)
+
+
+def _score(estimator, X, y, params, metric_names, seed):
+    """The report of one estimator (no baselines, no warnings about its scores)."""
     timer = Timer()
     with timer("encode"):
-        ctx = prepare(estimator, X, y, view_sizes=view_sizes, metrics=metric_names)
-    seed = derive_seed(random_state)
+        ctx = prepare(estimator, X, y, view_sizes=params["view_sizes"], metrics=metric_names)
     tasks = _tasks(ctx, params, metric_names, seed)
     records = []
     warned: set[int | str] = set()  # what was warned about once: a view, or "cycle"
-    splits = probe_splits(ctx.y, test_size, cv, seed)
+    splits = probe_splits(ctx.y, params["test_size"], params["cv"], seed)
     with single_threaded_blas():
         for train, test in splits:
             records += evaluate_split(ctx, train, test, tasks, params, metric_names, timer,
                                       warned)
-    frame = pd.DataFrame(records, columns=_COLUMNS)
-    # Cross-fitting: one value per (metric, source, target), the mean over folds.
+    frame = pd.DataFrame(records, columns=["metric", "source", "target", "raw", "gated"])
+    frame["value"] = [0.0 if gated else (clip01(raw) if np.isfinite(raw) else raw)
+                      for raw, gated in zip(frame.raw, frame.gated)]
+    frame["clipped"] = ~frame.gated & ((frame.raw < 0) | (frame.raw > 1))
+    # Cross-fitting: one value per (metric, source, target), the mean over folds; a cell
+    # is marked when any fold was gated or clipped.
     frame = (frame.groupby(["metric", "source", "target"], sort=False, dropna=False)
-             .value.mean().reset_index())
+             .agg(value=("value", "mean"), raw=("raw", "mean"), gated=("gated", "any"),
+                  clipped=("clipped", "any"))
+             .reset_index())
+    frame["mark"] = np.where(frame.gated, "gated", np.where(frame.clipped, "clipped", ""))
     order = {m: r for r, m in enumerate(metric_names)}
     frame = frame.sort_values("metric", key=lambda s: s.map(order), kind="stable")
-    params.update(metrics=metric_names, n_splits=len(splits))
+    params = dict(params, metrics=metric_names, n_splits=len(splits), n_samples=len(ctx.y))
     labels = ctx.classes.tolist()
     params["tasks"] = {  # in class labels
         "unlearning": [[labels[c] for c in task] for task in tasks.unlearning],
         "tpp": [[labels[c] for c in task] for task in tasks.tpp],
         "scr": [tuple(labels[c] for c in task) for task in tasks.scr],
     }
-    return InterVenchAReport(frame, ctx.names, params=params, timings=dict(timer.seconds))
+    return InterVenchAReport(frame[_COLUMNS], ctx.names, params=params,
+                             timings=dict(timer.seconds),
+                             estimator_name=type(estimator).__name__)
 
 
 def _tasks(ctx, params, metrics, seed):
