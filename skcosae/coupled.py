@@ -23,12 +23,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import Interval, StrOptions, fit_context, validate_parameter_constraints
+from ._diagnostics import UndertrainedWarning, check_loss_curve, check_n_steps
 from ._losses import LossWeightsMixin, resolve_losses
 from ._surface import MultiViewSurfaceMixin
 from ._views import check_finite_rows, check_views, resolve_pair_mask, scan_view
 from .backend.plan import INSTANCE_LOSSES, LOSS_NAMES
 
-__all__ = ["CoupledSAE", "TrainingStoppedWarning", "make_baseline", "LOSS_NAMES"]
+__all__ = ["CoupledSAE", "TrainingStoppedWarning", "UndertrainedWarning", "make_baseline",
+           "LOSS_NAMES"]
 
 _ALLOWED_LOSSES = {
     "crosscoder": ("rec",),
@@ -198,6 +200,11 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
     dead_fraction_ : ndarray of shape (n_views,)
         Fraction of concepts never active on each view's training data at inference
         (counted in one streamed pass after training).
+    n_steps_ : int
+        Optimiser steps taken (all calls together, as ``n_iter_``). A completed fit with
+        fewer than 300 steps, or whose loss still fell by more than 2% per epoch at the
+        end, issues an ``UndertrainedWarning`` that says what to change (docs: Getting
+        started, "Did the fit learn?").
     stop_reason_ : {"completed", "diverged", "interrupted"}
         Why the last fit stopped. On divergence (a NaN or infinite loss) or Ctrl-C, the
         weights of the last completed epoch are restored and a
@@ -420,7 +427,8 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
             # Train a copy: an error mid-fit must leave the fitted model as it was. One
             # deepcopy keeps the optimiser pointing at the copied parameters.
             model, optimizer = copy.deepcopy((self.model_, self._optimizer))
-            resume = {"epochs": self.n_iter_, "history": self.history_.to_dict("records")}
+            resume = {"epochs": self.n_iter_, "history": self.history_.to_dict("records"),
+                      "steps": self.n_steps_}
             total_epochs = self.n_iter_ + epochs
             # A continued fit draws new batches: the same seed would replay the first epochs.
             seed = (seed + 7919 * self.n_iter_) % np.iinfo(np.int32).max
@@ -478,6 +486,7 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         self.n_concepts_ = int(self.n_concepts)
         self.history_ = history
         self.n_iter_ = done + result.n_epochs
+        self.n_steps_ = int(result.n_steps)
         self.stop_reason_ = result.stop_reason
         self.dead_fraction_ = dead
         if result.stop_reason != "completed":
@@ -488,6 +497,12 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
                 TrainingStoppedWarning,
                 stacklevel=_user_stacklevel(),
             )
+        else:
+            for message in (check_n_steps(self.n_steps_, self.n_iter_,
+                                          batch_size=self.batch_size),
+                            check_loss_curve(self.history_)):
+                if message:
+                    warnings.warn(message, UndertrainedWarning, stacklevel=_user_stacklevel())
         return self
 
     # ------------------------------------------------------------------ data paths

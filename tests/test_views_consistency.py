@@ -100,3 +100,16 @@ def test_a_stopped_training_warning_points_at_the_callers_line(views, monkeypatc
         CoupledSAE(**SMALL).fit(views)
     stopped = [w for w in caught if issubclass(w.category, TrainingStoppedWarning)]
     assert len(stopped) == 1 and stopped[0].filename == __file__
+
+
+def test_a_fit_with_too_few_steps_warns_at_the_callers_line(views):
+    from skcosae.coupled import UndertrainedWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = CoupledSAE(**SMALL).fit(views)
+    short = [w for w in caught if issubclass(w.category, UndertrainedWarning)]
+    assert len(short) >= 1 and short[0].filename == __file__
+    assert "fewer than 300" in str(short[0].message) and est.n_steps_ == 4
+    est.set_params(warm_start=True, max_epochs=1).fit(views)
+    assert est.n_steps_ == 6  # counted over every call
