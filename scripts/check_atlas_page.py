@@ -6,13 +6,14 @@ Not part of the test suite (Chromium is not in CI); the suite parses the page in
     apt-get install -y chromium chromium-driver && pip install selenium
     PYTHONPATH=$PWD python scripts/check_atlas_page.py --out /tmp/atlas_check
 
-Two pages: a small CoupledSAE's atlas on make_platonic (with private concepts), and one of
+Three pages: a small CoupledSAE's atlas on make_platonic (with private concepts), one of
 8192 concepts over 20,000 rows built from random sparse codes (the scale the page must stay
-usable at). For each page the script checks that the table has one row per concept, that
-one page of rows and cards is shown, that clicking a numeric header sorts the rows
-(ascending, then descending, in the DOM order too), that the kind filter keeps only that
-kind, that the page loaded nothing from outside and logged no error; it saves a screenshot
-of each page (look at them) and prints one line per check.
+usable at), and the BBC News atlas of the user guide (``--docs-screenshot`` saves the
+picture of docs/atlas.rst). For each page the script checks that the table has one row per
+concept, that one page of rows and cards is shown, that clicking a numeric header sorts the
+rows (ascending, then descending, in the DOM order too), that the kind filter keeps only
+that kind, that the page loaded nothing from outside and logged no error; it saves a
+screenshot of each page (look at them) and prints one line per check.
 """
 
 import argparse
@@ -41,6 +42,22 @@ def small_atlas():
                      random_state=0).fit(Xs)
     examples = [f"synthetic row {r}, class {y[r]}" for r in range(len(y))]
     return concept_atlas(sae, Xs, labels=y, examples=examples)
+
+
+def bbc_atlas():
+    """The atlas of the user guide (docs/atlas.rst): BBC News, MiniLM against TF-IDF."""
+    import torch
+
+    from skcosae import CoupledSAE
+    from skcosae.atlas import concept_atlas
+    from skcosae.datasets import load_bbc_news
+
+    torch.set_num_threads(1)
+    bbc = load_bbc_news(views=["minilm_l6", "tfidf_lsa"])
+    topics = np.asarray(bbc.target_names)[bbc.target]
+    sae = CoupledSAE(n_concepts=128, k=8, losses={"rec": 1, "cc": 1}, max_epochs=20,
+                     view_names=bbc.view_names, random_state=0).fit(bbc.data)
+    return concept_atlas(sae, bbc.data, labels=topics, examples=bbc.doc_ids)
 
 
 class _Codes(BaseEstimator):
@@ -146,6 +163,10 @@ def main():
     parser.add_argument("--out", default="/tmp/atlas_check")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--chromedriver", default="/usr/bin/chromedriver")
+    parser.add_argument("--pages", nargs="+", default=["small", "large", "bbc"],
+                        choices=["small", "large", "bbc"])
+    parser.add_argument("--docs-screenshot", metavar="PNG",
+                        help="also save the BBC page's first screen here (docs/_static/...)")
     args = parser.parse_args()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -163,7 +184,9 @@ def main():
     driver = webdriver.Chrome(service=Service(args.chromedriver), options=options)
     report = []
     try:
-        for name, build in (("small", small_atlas), ("large", large_atlas)):
+        builders = {"small": small_atlas, "large": large_atlas, "bbc": bbc_atlas}
+        for name in args.pages:
+            build = builders[name]
             start = time.perf_counter()
             atlas = build()
             built = time.perf_counter() - start
@@ -173,6 +196,11 @@ def main():
             size = Path(path).stat().st_size / 1e6
             print(f"{name}: {atlas} -- atlas {built:.1f} s, page {written:.1f} s, {size:.1f} MB")
             check_page(driver, path, atlas, out / f"atlas_{name}.png", report)
+            if name == "bbc" and args.docs_screenshot:
+                driver.set_window_size(1280, 1450)
+                driver.get(Path(path).resolve().as_uri())
+                driver.save_screenshot(args.docs_screenshot)
+                print(f"  docs screenshot: {args.docs_screenshot}")
     finally:
         driver.quit()
     print(f"{sum(report)} of {len(report)} checks passed")

@@ -107,7 +107,8 @@ def test_statistics_match_dense_numpy(platonic, fitted, atlas):
         assert table.loc[c, f"nearest_{owner}"] is pd.NA
         if row.max() > 1e-9:
             assert table.loc[c, f"nearest_{other}"] == row.argmax()
-            assert table.loc[c, f"nearest_correlation_{other}"] == pytest.approx(row.max(), abs=1e-5)
+            assert table.loc[c, f"nearest_correlation_{other}"] == pytest.approx(row.max(),
+                                                                                abs=1e-5)
 
 
 def test_chunks_input_forms_and_given_codes_give_the_same_atlas(platonic, fitted, atlas):

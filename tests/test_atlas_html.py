@@ -86,7 +86,8 @@ def test_page_holds_every_concept_and_only_inline_resources(atlas, tmp_path):
     table = data["table"]
     assert table["columns"] == page.headers
     assert all(len(column) == 32 for column in table["values"])
-    assert table["values"][table["columns"].index("kind")] == atlas.table["kind"].astype(str).tolist()
+    kinds = table["values"][table["columns"].index("kind")]
+    assert kinds == atlas.table["kind"].astype(str).tolist()
     frequency = table["values"][table["columns"].index("frequency_a")]
     np.testing.assert_allclose(frequency, atlas.table["frequency_a"], rtol=1e-3)
 

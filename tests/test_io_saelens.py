@@ -210,7 +210,8 @@ def test_loaded_estimator_gets_the_same_intervencha_report(sae, data, tmp_path):
     assert loaded.view_names_ == NAMES  # a folder of view folders, read in export order
     ours = intervencha_report(model, Xs, y).frame
     theirs = intervencha_report(loaded, Xs, y).frame
-    assert (ours[["metric", "source", "target"]] == theirs[["metric", "source", "target"]]).all().all()
+    keys = ["metric", "source", "target"]
+    assert (ours[keys] == theirs[keys]).all().all()
     assert (ours["value"] > 0.1).sum() >= 10
     np.testing.assert_allclose(theirs["value"].astype(float), ours["value"].astype(float),
                                atol=1e-3)
@@ -237,8 +238,10 @@ def test_missing_files_name_the_file(sae, tmp_path):
 
 def test_views_with_different_d_sae_are_refused(tmp_path):
     rng = np.random.default_rng(0)
-    _write(tmp_path / "a", {"architecture": "standard", "d_in": 4, "d_sae": 6}, _foreign(rng, 4, 6))
-    _write(tmp_path / "b", {"architecture": "standard", "d_in": 4, "d_sae": 7}, _foreign(rng, 4, 7))
+    _write(tmp_path / "a", {"architecture": "standard", "d_in": 4, "d_sae": 6},
+           _foreign(rng, 4, 6))
+    _write(tmp_path / "b", {"architecture": "standard", "d_in": 4, "d_sae": 7},
+           _foreign(rng, 4, 7))
     with pytest.raises(ValueError, match="different d_sae.*6.*7"):
         load_saelens([tmp_path / "a", tmp_path / "b"])
 
@@ -254,17 +257,20 @@ def test_bad_folders_and_configs_name_the_problem(sae, tmp_path):
     with pytest.raises(ValueError, match="one view's SAELens folder"):
         load_saelens(folders[0])
     rng = np.random.default_rng(0)
-    _write(tmp_path / "gated", {"architecture": "gated", "d_in": 4, "d_sae": 6}, _foreign(rng, 4, 6))
+    _write(tmp_path / "gated", {"architecture": "gated", "d_in": 4, "d_sae": 6},
+           _foreign(rng, 4, 6))
     with pytest.raises(ValueError, match="architecture 'gated'"):
         load_saelens([tmp_path / "gated", folders[0]])
     _write(tmp_path / "norm", {"architecture": "standard", "d_in": 4, "d_sae": 6,
                                "normalize_activations": "layer_norm"}, _foreign(rng, 4, 6))
     with pytest.raises(ValueError, match="normalize_activations='layer_norm'"):
         load_saelens([tmp_path / "norm", folders[0]])
-    _write(tmp_path / "short", {"architecture": "jumprelu", "d_in": 4, "d_sae": 6}, _foreign(rng, 4, 6))
+    _write(tmp_path / "short", {"architecture": "jumprelu", "d_in": 4, "d_sae": 6},
+           _foreign(rng, 4, 6))
     with pytest.raises(ValueError, match=r"lacks \['threshold'\]"):
         load_saelens([tmp_path / "short", folders[0]])
-    _write(tmp_path / "shape", {"architecture": "standard", "d_in": 5, "d_sae": 6}, _foreign(rng, 4, 6))
+    _write(tmp_path / "shape", {"architecture": "standard", "d_in": 5, "d_sae": 6},
+           _foreign(rng, 4, 6))
     with pytest.raises(ValueError, match="do not match d_in=5"):
         load_saelens([tmp_path / "shape", folders[0]])
     with pytest.raises(ValueError, match="distinct names"):

@@ -319,9 +319,9 @@ def concept_atlas(estimator, X=None, *, codes=None, labels=None, examples=None, 
 
         - ``kind``, ``view`` (the view of a private concept) and ``agreement`` (see above);
         - with ``labels``: ``label`` (the label whose rows carry the largest share of the
-          concept's activation mass, |z| summed over views), ``label_share`` (that share)
-          and ``label_lift`` (that share over the label's share of rows; 1 means no
-          association);
+          concept's activation mass, absolute activations summed over views),
+          ``label_share`` (that share) and ``label_lift`` (that share over the label's share
+          of rows; 1 means no association);
         - for each view ``v``: ``frequency_v``, ``mean_activation_v`` (mean of the nonzero
           activations), ``max_activation_v`` (largest absolute activation), ``atom_norm_v``
           (norm of the decoder atom);

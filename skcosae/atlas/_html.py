@@ -154,7 +154,8 @@ def _payload(atlas, *, n_examples, page_size, title, max_example_chars):
             views.append({
                 "n": n_active,
                 "top": [list(p) for p in zip(view["top_rows"][t0:t1], view["top_values"][t0:t1])],
-                "q": [list(p) for p in zip(quantiles, view["q_rows"][q0:q1], view["q_values"][q0:q1])],
+                "q": [list(p) for p in zip(quantiles, view["q_rows"][q0:q1],
+                                           view["q_values"][q0:q1])],
                 "h": ([view["ranges"][2 * concept], view["ranges"][2 * concept + 1],
                        view["hist"][concept]] if n_active else None),
             })
@@ -297,7 +298,8 @@ _TEMPLATE = """<!DOCTYPE html>
 <input type="search" id="filter" placeholder="filter: text in any cell">
 <label>kind <select id="kind"><option value="">all</option><option>shared</option>
 <option>private</option><option>dead</option></select></label>
-<label>private to <select id="view"><option value="">any view</option>@@VIEW_OPTIONS@@</select></label>
+<label>private to <select id="view"><option value="">any view</option>@@VIEW_OPTIONS@@
+</select></label>
 <label>per page <select id="pagesize"><option>20</option><option>50</option><option>100</option>
 <option>500</option><option value="all">all</option></select></label>
 <button id="prev" type="button">&#9664; prev</button><span id="pageinfo"></span>

@@ -15,34 +15,41 @@ import scipy.sparse as sp
 KINDS = ("shared", "private", "dead")
 
 
-def _column_sums(Z):
-    """Per-concept count of active rows, sum and sum of squares of the activations."""
-    return (np.asarray(Z.getnnz(axis=0), dtype=np.float64),
-            np.asarray(Z.sum(axis=0, dtype=np.float64)).ravel(),
-            np.asarray(Z.multiply(Z).sum(axis=0, dtype=np.float64)).ravel())
+def _moments(Z):
+    """Per-concept count of active rows, and mean and standard deviation over all rows."""
+    n = Z.shape[0]
+    count = np.asarray(Z.getnnz(axis=0), dtype=np.float64)
+    mean = np.asarray(Z.sum(axis=0, dtype=np.float64)).ravel() / n
+    squares = np.asarray(Z.multiply(Z).sum(axis=0, dtype=np.float64)).ravel() / n
+    return count, mean, np.sqrt(np.maximum(squares - mean**2, 0.0))
 
 
-def _correlation(sxy, sx, sy, sxx, syy, n):
-    """Pearson correlations from sums over ``n`` rows; 0 where a side is constant."""
-    cov = sxy / n - (sx / n) * (sy / n)
-    var_x = np.maximum(sxx / n - (sx / n) ** 2, 0.0)
-    var_y = np.maximum(syy / n - (sy / n) ** 2, 0.0)
-    scale = np.sqrt(var_x * var_y)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(scale > 1e-300, cov / scale, 0.0)
+def _correlation(mean_product, mean_x, std_x, mean_y, std_y):
+    """Pearson correlations from E[xy] and each side's moments; 0 where a side is constant.
+
+    Works in place on ``mean_product`` (a float64 array the caller gives up).
+    """
+    out = mean_product
+    out -= mean_x * mean_y
+    scale = std_x * std_y
+    constant = scale <= 1e-150
+    scale[constant] = 1.0
+    out /= scale
+    out[constant] = 0.0
+    return out
 
 
-def _pair_statistics(Zi, Zj):
+def _pair_statistics(Zi, Zj, moments_i, moments_j):
     """Co-firing Jaccard and activation correlation of each concept across two views."""
     n = Zi.shape[0]
-    count_i, sum_i, sq_i = _column_sums(Zi)
-    count_j, sum_j, sq_j = _column_sums(Zj)
+    count_i, mean_i, std_i = moments_i
+    count_j, mean_j, std_j = moments_j
     both = np.asarray((Zi != 0).multiply(Zj != 0).sum(axis=0)).ravel().astype(np.float64)
-    sxy = np.asarray(Zi.multiply(Zj).sum(axis=0, dtype=np.float64)).ravel()
+    mean_product = np.asarray(Zi.multiply(Zj).sum(axis=0, dtype=np.float64)).ravel() / n
     union = count_i + count_j - both
     with np.errstate(divide="ignore", invalid="ignore"):
         jaccard = np.where(union > 0, both / union, np.nan)
-    return jaccard, _correlation(sxy, sum_i, sum_j, sq_i, sq_j, n)
+    return jaccard, _correlation(mean_product, mean_i, std_i, mean_j, std_j)
 
 
 def _segment_argmax(values, indptr):
@@ -60,7 +67,7 @@ def _segment_argmax(values, indptr):
     return best
 
 
-def _nearest(Zi, Zj, concepts, block_entries=2**22):
+def _nearest(Zi, Zj, concepts, moments_i, moments_j, block_entries):
     """For each concept of view i in ``concepts``, the concept of view j whose activations
     correlate best with it (on the same rows), and that correlation; -1 and NaN when no
     concept of view j correlates positively.
@@ -72,21 +79,22 @@ def _nearest(Zi, Zj, concepts, block_entries=2**22):
     """
     n = Zi.shape[0]
     concepts = np.asarray(concepts)
-    _, sum_j, sq_j = _column_sums(Zj)
+    _, mean_i, std_i = moments_i
+    _, mean_j, std_j = moments_j
     # Size of each concept's part of the product: the other view's active entries on its rows.
     sizes = np.asarray((Zi[:, concepts] != 0).T @ np.diff(Zj.indptr)).ravel()
+    ends = np.cumsum(sizes)
     best = np.full(len(concepts), -1, dtype=np.int64)
     best_corr = np.full(len(concepts), np.nan)
     start = 0
     while start < len(concepts):
-        stop = start + max(1, int(np.searchsorted(np.cumsum(sizes[start:]), block_entries)))
+        done = ends[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, done + block_entries, side="right")))
         block = concepts[start:stop]
-        Zb = Zi[:, block]
-        _, sum_i, sq_i = _column_sums(Zb)
-        products = (Zb.T.tocsr() @ Zj).tocsr()
-        rows = np.repeat(np.arange(len(block)), np.diff(products.indptr))
-        corr = _correlation(products.data.astype(np.float64), sum_i[rows],
-                            sum_j[products.indices], sq_i[rows], sq_j[products.indices], n)
+        products = Zi[:, block].T.tocsr() @ Zj
+        rows = np.repeat(block, np.diff(products.indptr))
+        corr = _correlation(products.data.astype(np.float64) / n, mean_i[rows], std_i[rows],
+                            mean_j[products.indices], std_j[products.indices])
         where = _segment_argmax(corr, products.indptr)
         found = np.flatnonzero(where >= 0)
         found = found[corr[where[found]] > 0]
@@ -123,24 +131,22 @@ def build_table(codes, view_names, *, dictionaries=None, paired=None, labels=Non
     columns = {}
     energy = []
     for name, Z in zip(names, codes):
-        count, total, squares = _column_sums(Z)
+        count, mean, std = _moments(Z)
         columns[f"frequency_{name}"] = count / n
         with np.errstate(divide="ignore", invalid="ignore"):
-            columns[f"mean_activation_{name}"] = np.where(count > 0, total / count, np.nan)
+            columns[f"mean_activation_{name}"] = np.where(count > 0, mean * n / count, np.nan)
         columns[f"max_activation_{name}"] = np.where(
             count > 0, np.asarray(abs(Z).max(axis=0).todense()).ravel(), np.nan)
-        energy.append(squares / n)
+        energy.append(std**2 + mean**2)
     for name, D in zip(names, dictionaries if dictionaries is not None else [None] * len(names)):
         columns[f"atom_norm_{name}"] = (np.linalg.norm(np.asarray(D, dtype=np.float64), axis=1)
                                         if D is not None else np.full(m, np.nan))
-    if paired is None:
-        paired_codes = codes
-    else:
-        paired_codes = [Z[paired] for Z in codes]
+    paired_codes = codes if paired is None else [Z[paired] for Z in codes]
+    moments = [_moments(Z) for Z in paired_codes]
     live = np.stack([columns[f"frequency_{name}"] > dead_frequency for name in names])
     agreement = np.full(m, -np.inf)
     for i, j in combinations(range(len(names)), 2):
-        jaccard, corr = _pair_statistics(paired_codes[i], paired_codes[j])
+        jaccard, corr = _pair_statistics(paired_codes[i], paired_codes[j], moments[i], moments[j])
         columns[f"jaccard_{names[i]}_{names[j]}"] = jaccard
         columns[f"correlation_{names[i]}_{names[j]}"] = corr
         agreement = np.where(live[i] & live[j], np.maximum(agreement, corr), agreement)
@@ -157,17 +163,21 @@ def build_table(codes, view_names, *, dictionaries=None, paired=None, labels=Non
         np.where(kind == "private", np.asarray(view_names, dtype=object)[owner], None),
         dtype=object)
 
+    # The product blocks of the nearest-concept search hold about a quarter of the codes.
+    block_entries = max(2**18, sum(Z.nnz for Z in paired_codes) // 4)
+    by_column = {}
     for i, name in enumerate(names):
         nearest = np.full(m, -1, dtype=np.int64)
         nearest_corr = np.full(m, np.nan)
         for j in range(len(names)):
-            if j == i:
-                continue
             # Private concepts of view j: their nearest concept in view i.
             mine = np.flatnonzero((kind == "private") & (owner == j))
-            if len(mine):
-                nearest[mine], nearest_corr[mine] = _nearest(
-                    paired_codes[j].tocsc(), paired_codes[i], mine)
+            if j == i or not len(mine):
+                continue
+            if j not in by_column:
+                by_column[j] = paired_codes[j].tocsc()
+            nearest[mine], nearest_corr[mine] = _nearest(
+                by_column[j], paired_codes[i], mine, moments[j], moments[i], block_entries)
         table[f"nearest_{name}"] = pd.array(np.where(nearest >= 0, nearest, None), dtype="Int64")
         table[f"nearest_correlation_{name}"] = nearest_corr
 

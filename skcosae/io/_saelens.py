@@ -231,7 +231,8 @@ def _read_safetensors(path):
     from safetensors.numpy import load_file
 
     try:
-        return {key: np.asarray(value, dtype=np.float32) for key, value in load_file(str(path)).items()}
+        return {key: np.asarray(value, dtype=np.float32)
+                for key, value in load_file(str(path)).items()}
     except (TypeError, ValueError):
         pass
     # numpy has no bfloat16, which safetensors' numpy reader refuses; the format is simple
@@ -272,7 +273,8 @@ def _architecture(cfg, folder):
             f"{list(ARCHITECTURES)} ('standard' is the ReLU SAE)."
         )
     if architecture == "topk" and not (isinstance(k, numbers.Integral) and k >= 1):
-        raise ValueError(f"{folder / CFG_FILENAME}: a 'topk' SAE needs a positive int k; got {k!r}.")
+        raise ValueError(
+            f"{folder / CFG_FILENAME}: a 'topk' SAE needs a positive int k; got {k!r}.")
     rescale = bool(cfg.get("rescale_acts_by_decoder_norm", False))
     return architecture, (int(k) if architecture == "topk" else None), rescale
 
@@ -302,7 +304,9 @@ def _read_folder(folder):
             f"{folder / WEIGHTS_FILENAME} holds a fine-tuning scaling_factor; fold it into "
             "W_dec before loading."
         )
-    needed = ["W_enc", "b_enc", "W_dec", "b_dec"] + (["threshold"] if architecture == "jumprelu" else [])
+    needed = ["W_enc", "b_enc", "W_dec", "b_dec"]
+    if architecture == "jumprelu":
+        needed.append("threshold")
     missing = [key for key in needed if key not in tensors]
     if missing:
         raise ValueError(
@@ -316,7 +320,8 @@ def _read_folder(folder):
         if tensors["threshold"].ndim == 0:
             tensors["threshold"] = np.full(d_sae, tensors["threshold"], dtype=np.float32)
         shapes["threshold"] = (d_sae,)
-    wrong = {key: tensors[key].shape for key, shape in shapes.items() if tensors[key].shape != shape}
+    wrong = {key: tensors[key].shape for key, shape in shapes.items()
+             if tensors[key].shape != shape}
     if wrong:
         raise ValueError(
             f"{folder / WEIGHTS_FILENAME}: shapes {wrong} do not match d_in={d_in}, "
@@ -439,7 +444,8 @@ class SAELensEstimator(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
                 f"{[str(f) for f in folders]}."
             )
         views = [_read_folder(f) for f in folders]
-        if isinstance(self.paths, (str, os.PathLike)) and all(v["index"] is not None for v in views):
+        one_root = isinstance(self.paths, (str, os.PathLike))
+        if one_root and all(v["index"] is not None for v in views):
             views.sort(key=lambda v: v["index"])
         widths = {v["path"]: int(v["W_dec"].shape[0]) for v in views}
         if len(set(widths.values())) > 1:
