@@ -120,7 +120,7 @@ def _payload(atlas, *, n_examples, page_size, title, max_example_chars):
     table = atlas.table
     quantiles = list(DEFAULT_QUANTILES)
     per_view = []
-    for i, Z in enumerate(atlas.codes):
+    for Z in atlas.codes:
         ranges, hist = _histograms(Z)
         counts = np.diff(Z.indptr)
         # Top rows: the last n entries of each column; quantile rows: by rank in the column.

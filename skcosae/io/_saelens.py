@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._compat import Interval, fit_context
+from .._compat import fit_context
 from .._surface import MultiViewSurfaceMixin
 
 __all__ = ["SAELensEstimator", "load_saelens", "save_saelens"]
