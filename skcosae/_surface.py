@@ -14,6 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
+from ._typing import ArrayLike, MultiViewData, ViewKey
 from ._views import (
     LazyView,
     check_single_view,
@@ -54,12 +55,26 @@ class MultiViewSurfaceMixin:
     """
 
     _streams_input = False
+    # Set by the estimator: its parameters and, once fitted, these attributes.
+    view_sizes: Any
+    view_names: Any
+    view_names_: list
+    view_sizes_: list
+    n_views_: int
+    n_concepts_: int
+    feature_names_per_view_: list
+
+    def _encode_view(self, x: Any, i: int) -> Any:
+        raise NotImplementedError  # each estimator encodes its own way
+
+    def _decode_view(self, z: Any, i: int) -> Any:
+        raise NotImplementedError
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # Passes scikit-learn's class keywords (auto_wrap_output_keys) on to its mixins.
         super().__init_subclass__(**kwargs)
 
-    def set_output(self, *, transform=None):
+    def set_output(self, *, transform: str | None = None) -> Any:
         """Output container of :meth:`transform`: ``"default"`` (mirror the input) or ``"pandas"``.
 
         With ``"pandas"``, multi-view codes come back as a frame with (view, concept) columns
@@ -82,7 +97,7 @@ class MultiViewSurfaceMixin:
     def _concept_names(self):
         return [f"concept{j}" for j in range(self.n_concepts_)]
 
-    def get_feature_names_out(self, input_features=None):
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the code columns, ``concept0`` to ``concept{n_concepts_ - 1}``."""
         check_is_fitted(self)
         return np.asarray(self._concept_names(), dtype=object)
@@ -142,7 +157,7 @@ class MultiViewSurfaceMixin:
     def _reconstruct_views(self, views):
         return [self._decode_view(z, i) for i, z in enumerate(self._encode_views(views))]
 
-    def transform(self, X, view=None):
+    def transform(self, X: Any, view: ViewKey | None = None) -> Any:
         """Codes of the views, each view through its own encoder.
 
         Parameters
@@ -169,7 +184,7 @@ class MultiViewSurfaceMixin:
             mv.form = "frame"
         return mv.mirror(codes, self._concept_names())
 
-    def inverse_transform(self, Z, view=None):
+    def inverse_transform(self, Z: Any, view: ViewKey | None = None) -> Any:
         """Decode codes back into the views.
 
         Parameters
@@ -200,7 +215,7 @@ class MultiViewSurfaceMixin:
         outs = [self._decode_view(z, i) for i, z in enumerate(mv.views)]
         return mv.mirror(outs, self.feature_names_per_view_)
 
-    def translate(self, X, source, target):
+    def translate(self, X: Any, source: ViewKey, target: ViewKey) -> Any:
         """Translate view ``source`` into view ``target``: ``D_target(E_source(x))``.
 
         Parameters
@@ -231,11 +246,11 @@ class MultiViewSurfaceMixin:
             return pd.DataFrame(out, index=index, columns=self.feature_names_per_view_[t])
         return out
 
-    def reconstruct(self, X):
+    def reconstruct(self, X: MultiViewData) -> Any:
         """``inverse_transform(transform(X))``: each view through its own encoder and decoder."""
         return self.inverse_transform(self.transform(X))
 
-    def score(self, X, y=None):
+    def score(self, X: MultiViewData, y: ArrayLike | None = None) -> float:
         """InterVenchA's S_align when ``y`` is given, else the mean reconstruction R^2.
 
         Parameters

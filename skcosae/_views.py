@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
+
+from ._typing import ArrayLike, ViewNames
 
 __all__ = [
     "CHUNK_ROWS",
@@ -691,7 +694,9 @@ def resolve_pair_mask(pair_mask, n_samples, random_state=None):
     return mask.copy()
 
 
-def as_frame(Xs, view_names=None, feature_names=None, index=None):
+def as_frame(Xs: Sequence[ArrayLike] | pd.DataFrame, view_names: ViewNames = None,
+             feature_names: Sequence[Sequence[str]] | None = None,
+             index: ArrayLike | None = None) -> pd.DataFrame:
     """Stack views into a DataFrame with two column levels ``(view, feature)``.
 
     This is the form scikit-learn's model selection can split by rows, so use it

@@ -14,6 +14,7 @@ import numbers
 import os
 import warnings
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from ._compat import Interval, StrOptions, fit_context, validate_parameter_const
 from ._diagnostics import UndertrainedWarning, check_loss_curve, check_n_steps
 from ._losses import LossWeightsMixin, resolve_losses
 from ._surface import MultiViewSurfaceMixin
+from ._typing import ArrayLike, Losses, MultiViewData, PairMask, RandomState, ViewNames, ViewSizes
 from ._views import check_finite_rows, check_views, resolve_pair_mask, scan_view
 from .backend.plan import INSTANCE_LOSSES, LOSS_NAMES
 
@@ -59,7 +61,7 @@ def _torch():
     return torch
 
 
-def _resolve_device(device):
+def _resolve_device(device: str | None) -> str:
     torch = _torch()
     if device in (None, "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -278,31 +280,31 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
 
     def __init__(
         self,
-        n_concepts=512,
-        k=8,
+        n_concepts: int = 512,
+        k: float = 8,
         *,
-        losses=None,
-        pair_mask=None,
-        architecture="cosae",
-        crosscoder_mode="shared",
-        view_sizes=None,
-        view_names=None,
-        max_epochs=10,
-        batch_size=256,
-        learning_rate=3e-3,
-        aux_weight=1 / 32,
-        dead_steps=200,
-        n_slices=32,
-        sparse_output=False,
-        streaming="auto",
-        shuffle_buffer="auto",
-        checkpoint_dir=None,
-        device="auto",
-        random_state=None,
-        verbose=0,
-        warm_start=False,
-        n_threads=None,
-    ):
+        losses: Losses = None,
+        pair_mask: PairMask = None,
+        architecture: str = "cosae",
+        crosscoder_mode: str = "shared",
+        view_sizes: ViewSizes = None,
+        view_names: ViewNames = None,
+        max_epochs: int = 10,
+        batch_size: int = 256,
+        learning_rate: float = 3e-3,
+        aux_weight: float = 1 / 32,
+        dead_steps: int = 200,
+        n_slices: int = 32,
+        sparse_output: bool = False,
+        streaming: bool | str = "auto",
+        shuffle_buffer: int | str = "auto",
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        device: str | None = "auto",
+        random_state: RandomState = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+        n_threads: int | None = None,
+    ) -> None:
         self.n_concepts = n_concepts
         self.k = k
         self.losses = losses
@@ -344,7 +346,8 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
 
     # ------------------------------------------------------------------ fitting
     @fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, pair_mask=None):
+    def fit(self, X: MultiViewData, y: ArrayLike | None = None,
+            pair_mask: PairMask = None) -> CoupledSAE:
         """Fit the coupled autoencoders.
 
         Parameters
@@ -366,7 +369,8 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         return self._fit(X, pair_mask, epochs=self.max_epochs,
                          continue_training=self.warm_start)
 
-    def partial_fit(self, X, y=None, pair_mask=None):
+    def partial_fit(self, X: MultiViewData, y: ArrayLike | None = None,
+                    pair_mask: PairMask = None) -> CoupledSAE:
         """Train one more epoch on ``X`` (initialising the model on the first call).
 
         Parameters
@@ -672,7 +676,7 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
             )
 
     @property
-    def dictionaries_(self):
+    def dictionaries_(self) -> list[np.ndarray]:
         """One (n_concepts, d_i) array per view: row c is concept c's decoder atom."""
         check_is_fitted(self)
         return [self.model_.dictionary(i).detach().cpu().numpy().T.astype(np.float64)
@@ -787,7 +791,7 @@ def _user_stacklevel():
     return level
 
 
-BASELINES = {
+BASELINES: dict[str, dict[str, Any]] = {
     "cosae": {"architecture": "cosae"},
     "sae": {"architecture": "cosae", "losses": {"rec": 1.0}},
     "transcoder": {"architecture": "cosae", "losses": {"trans": 1.0}},
@@ -797,7 +801,7 @@ BASELINES = {
 }
 
 
-def make_baseline(name, **params):
+def make_baseline(name: str, **params: Any) -> CoupledSAE:
     """A :class:`CoupledSAE` configured as one of the paper's baselines.
 
     Parameters
