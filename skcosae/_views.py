@@ -471,27 +471,15 @@ def check_views(
                 feature_names[i] = [str(c) for c in b.columns]
                 if index is None:
                     index = b.index
-    elif view_sizes is not None and lazy and _streamable(X):
-        form = "array"
-        if len(X.shape) != 2:
-            raise ValueError(
-                f"X must be a 2-D array of shape (n_samples, n_features); got shape {X.shape}."
-            )
-        if expected_widths is not None and X.shape[1] != sum(expected_widths):
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {estimator_name} is expecting "
-                f"{sum(expected_widths)} features as input (views of widths "
-                f"{list(expected_widths)})."
-            )
-        sizes = split_columns(X.shape[1], view_sizes)
-        edges = np.cumsum([0] + sizes)
-        blocks = [(X, slice(int(a), int(b))) for a, b in zip(edges[:-1], edges[1:])]
-        feature_names = [None] * len(blocks)
     elif view_sizes is not None:
         form = "array"
-        # Lazy views keep float32 and leave NaN to the streaming passes.
-        arr = (_as_float_array(X, "X", None, allow_nan=True) if lazy
-               else _as_float_array(X, "X", dtype, allow_nan, when))
+        in_place = lazy and _streamable(X)  # read in place, column block by column block
+        if in_place:
+            arr = X
+        else:
+            # Lazy views keep float32 and leave NaN to the streaming passes.
+            arr = (_as_float_array(X, "X", None, allow_nan=True) if lazy
+                   else _as_float_array(X, "X", dtype, allow_nan, when))
         if expected_widths is not None and arr.shape[1] != sum(expected_widths):
             raise ValueError(
                 f"X has {arr.shape[1]} features, but {estimator_name} is expecting "
@@ -500,7 +488,8 @@ def check_views(
             )
         sizes = split_columns(arr.shape[1], view_sizes)
         edges = np.cumsum([0] + sizes)
-        blocks = [arr[:, a:b] for a, b in zip(edges[:-1], edges[1:])]
+        blocks = [(arr, slice(int(a), int(b))) if in_place else arr[:, a:b]
+                  for a, b in zip(edges[:-1], edges[1:])]
         feature_names = [None] * len(blocks)
     else:
         shape = getattr(X, "shape", None)
