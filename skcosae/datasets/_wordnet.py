@@ -176,8 +176,10 @@ def fetch_wordnet_glosses(data_home=None, *, sample=False, views=None, as_frame=
     >>> bunch = fetch_wordnet_glosses(sample=True)
     >>> [X.shape for X in bunch.data], bunch.view_names
     ([(2000, 384), (2000, 50)], ['minilm_l6', 'glove_50'])
-    >>> bunch.target_names[bunch.target[0]], bunch.synset_ids[0][-1]
-    ('noun.artifact', 'n')
+    >>> bunch.target_names[bunch.target[0]], bunch.synset_ids[0]
+    ('noun.plant', '13036116n')
+    >>> bunch.texts[0][:40]
+    'Helvella acetabulum: a helvella with a c'
     """
     if sample:
         arrays = _read_npz(_SAMPLE_FILE)
