@@ -108,9 +108,10 @@ def with_pseudo_pairs(Xb, anchors, rows_a, rows_b):
 
 # ------------------------------------------------------------------------ recipes
 def fit_cosae(train, mask, common, losses=COSAE, max_epochs=None):
-    sae = CoupledSAE(losses=losses, **{**common, **({"max_epochs": max_epochs}
-                                                    if max_epochs else {})})
-    return sae.fit(train, pair_mask=mask)
+    params = dict(common, losses=losses)
+    if max_epochs is not None:
+        params["max_epochs"] = max_epochs
+    return CoupledSAE(**params).fit(train, pair_mask=mask)
 
 
 def continue_fit(sae, train, mask, losses, max_epochs):
@@ -229,6 +230,9 @@ def run(name, args):
         train, test, y_train, y_test = [split[0], split[2]], [split[1], split[3]], *split[4:]
         if args.max_test_rows and len(y_test) > args.max_test_rows:
             test, y_test = [X[:args.max_test_rows] for X in test], y_test[:args.max_test_rows]
+        # InterVenchA's cross-fitted probes need a few rows of every class scored.
+        scored = np.isin(y_test, np.flatnonzero(np.bincount(y_test) >= 10))
+        test, y_test = [X[scored] for X in test], y_test[scored]
         n_train = len(train[0])
         common = dict(max_epochs=args.max_epochs, batch_size=args.batch_size,
                       device=args.device, random_state=seed, view_names=view_names, **size)

@@ -120,10 +120,11 @@ def code_agreement(Za, Zb):
 def linear_table(laws, args):
     """LinearCoupledAE on linear views: does matching the codes' laws pair the concepts?"""
     m = args.linear_concepts
-    print(f"### Linear regime: make_platonic(n_samples={args.n_samples}, n_views=2, "
+    print(f"### Linear regime: make_platonic(n_samples={args.linear_samples}, n_views=2, "
           f"linear=True, n_concepts={m}, view_dims=[{m}, {m}], ...); LinearCoupledAE("
           f"n_components={m}; the paired row by its closed form, the "
-          f"unpaired one by gradient, {args.linear_epochs} epochs); seeds {args.seeds}")
+          f"unpaired one by gradient, {args.linear_epochs} epochs of batches of "
+          f"{args.linear_batch_size}); seeds {args.seeds}")
     print()
     print("| concepts | losses | translation R^2 (a to b) | code agreement | fit s |")
     print("|---|---|---|---|---|")
@@ -131,16 +132,17 @@ def linear_table(laws, args):
         for name, (losses, fraction, solver) in LINEAR_LOSSES.items():
             rows = []
             for seed in args.seeds:
-                Xs, _, _ = make_platonic(n_samples=args.n_samples, n_views=2, linear=True,
+                Xs, _, _ = make_platonic(n_samples=args.linear_samples, n_views=2, linear=True,
                                          n_concepts=m, n_active=4, n_classes=4,
                                          view_dims=[m, m], random_state=seed,
                                          **concept_law(law, args))
-                cut = int(0.75 * args.n_samples)
+                cut = int(0.75 * args.linear_samples)
                 start = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     model = LinearCoupledAE(n_components=m, losses=losses, solver=solver,
                                             max_epochs=args.linear_epochs,
+                                            batch_size=args.linear_batch_size,
                                             random_state=seed)
                     model.fit([X[:cut] for X in Xs], pair_mask=pairs(fraction, cut, seed))
                 fit_s = time.perf_counter() - start
@@ -170,7 +172,9 @@ def main():
     parser.add_argument("--linear-regime", action="store_true",
                         help="also the LinearCoupledAE table")
     parser.add_argument("--linear-concepts", type=int, default=16)
-    parser.add_argument("--linear-epochs", type=int, default=200)
+    parser.add_argument("--linear-samples", type=int, default=2000)
+    parser.add_argument("--linear-epochs", type=int, default=40)
+    parser.add_argument("--linear-batch-size", type=int, default=256)
     parser.add_argument("--no-sae", action="store_true", help="skip the CoupledSAE tables")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
