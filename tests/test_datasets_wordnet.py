@@ -1,7 +1,6 @@
 """fetch_wordnet_glosses: the shipped slice, a build in a data home, and get_data_home."""
 
 import json
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -11,16 +10,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 
 from skcosae.datasets import fetch_wordnet_glosses, get_data_home
 
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Any attempt to open a socket fails the test: the loader must work offline."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("the loader tried to use the network")
-
-    monkeypatch.setattr(socket, "socket", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
+from .test_datasets_real import no_network  # noqa: F401 (a fixture: fails on any socket)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +30,8 @@ def write_build(folder, bunch, views, n_rows):
     (folder / "manifest.json").write_text(json.dumps({"n_rows": n_rows, "views": views}))
 
 
-def test_sample_is_shipped_and_loads_offline(no_network):
+@pytest.mark.usefixtures("no_network")
+def test_sample_is_shipped_and_loads_offline():
     bunch = fetch_wordnet_glosses(sample=True)
     assert bunch.view_names == ["minilm_l6", "glove_50"]
     assert [X.shape for X in bunch.data] == [(2000, 384), (2000, 50)]
@@ -82,7 +73,8 @@ def test_views_carry_the_labels_and_are_paired(sample):
     assert paired > 0.3 and unpaired < 0.05
 
 
-def test_a_build_in_the_data_home_is_loaded(sample, tmp_path, monkeypatch, no_network):
+@pytest.mark.usefixtures("no_network")
+def test_a_build_in_the_data_home_is_loaded(sample, tmp_path, monkeypatch):
     write_build(tmp_path / "home" / "wordnet_glosses", sample, ["minilm_l6", "glove_50"], 300)
     bunch = fetch_wordnet_glosses(tmp_path / "home")
     assert bunch.n_rows == 300 and [X.shape for X in bunch.data] == [(300, 384), (300, 50)]
@@ -90,7 +82,7 @@ def test_a_build_in_the_data_home_is_loaded(sample, tmp_path, monkeypatch, no_ne
     assert bunch.synset_ids == sample.synset_ids[:300]
     # SKCOSAE_DATA is the default data home; views can be chosen and reordered.
     monkeypatch.setenv("SKCOSAE_DATA", str(tmp_path / "home"))
-    Xs, y = fetch_wordnet_glosses(views=["glove_50", "minilm_l6"], return_X_y=True,
+    Xs, _ = fetch_wordnet_glosses(views=["glove_50", "minilm_l6"], return_X_y=True,
                                   dtype="float64")
     assert [X.shape for X in Xs] == [(300, 50), (300, 384)] and Xs[0].dtype == np.float64
     frame, target = fetch_wordnet_glosses(as_frame=True, return_X_y=True)
