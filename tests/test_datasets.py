@@ -130,6 +130,70 @@ def test_private_concepts_rate():
         assert abs((P > 0).mean() - 8 / 64) < 0.02
 
 
+def test_default_concepts_are_the_exchangeable_draw_bit_for_bit():
+    """With both exponents 0 the generator draws exactly as the top-K generator always did."""
+    n, m, k = 400, 32, 3
+    Xs, y, truth = make_platonic(n_samples=n, n_concepts=m, n_active=k, n_classes=4,
+                                 linear=True, random_state=7)
+    rng = np.random.RandomState(7)
+    latent = rng.standard_normal((n, m))
+    keep = np.abs(latent) >= np.sort(np.abs(latent), axis=1)[:, [-k]]
+    np.testing.assert_array_equal(truth.concepts, np.where(keep, np.abs(latent), 0.0))
+    for X, V, A in zip(Xs, truth.view_concepts, truth.atoms):
+        np.testing.assert_array_equal(X, V @ A)
+    explicit = make_platonic(n_samples=n, n_concepts=m, n_active=k, n_classes=4, linear=True,
+                             frequency_exponent=0.0, magnitude_exponent=0, random_state=7)
+    for got, want in zip(explicit[0], Xs):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(truth.frequencies, np.full(m, k / m))
+    np.testing.assert_array_equal(truth.magnitude_scales, np.ones(m))
+
+
+def test_power_law_frequencies_and_magnitudes_follow_the_law():
+    n, m, k, a, b = 40_000, 64, 4, 1.0, 0.5
+    _, _, truth = make_platonic(n_samples=n, n_concepts=m, n_active=k, frequency_exponent=a,
+                                magnitude_exponent=b, random_state=0)
+    S = truth.concepts
+    # Concepts' ranks are a permutation: sorting by frequency recovers r = 1..M.
+    order = np.argsort(-truth.frequencies)
+    ranks = np.arange(1, m + 1)
+    want = k * ranks ** -a / (ranks ** -a).sum()
+    np.testing.assert_allclose(truth.frequencies[order], want)
+    np.testing.assert_allclose(truth.magnitude_scales[order], ranks ** -b)
+    observed = (S > 0).mean(0)[order]
+    # Every empirical frequency within 5 binomial standard errors of its law ...
+    assert np.all(np.abs(observed - want) < 5 * np.sqrt(want * (1 - want) / n))
+    # ... and the log-log slope of frequency against rank is -a.
+    slope = np.polyfit(np.log(ranks), np.log(observed), 1)[0]
+    assert abs(slope + a) < 0.05
+    assert abs((S > 0).sum(1).mean() - k) < 0.05
+    # Active values are |N(0, 1)| scaled by r^-b: their mean is r^-b sqrt(2 / pi).
+    means = np.array([S[S[:, c] > 0, c].mean() for c in order[:8]])
+    np.testing.assert_allclose(means, ranks[:8] ** -b * np.sqrt(2 / np.pi), rtol=0.05)
+    # The frequent concepts are spread over the class groups, not all in group 0.
+    assert len({np.searchsorted([g[0] for g in truth.groups], c, side="right")
+                for c in order[:8]}) > 2
+
+
+def test_power_law_concepts_are_distinguishable_by_their_laws():
+    """Exchangeable concepts share one law; power-law ones each have their own."""
+    def law_gap(**kwargs):
+        _, _, truth = make_platonic(n_samples=20_000, n_concepts=16, n_active=3,
+                                    n_classes=4, random_state=0, **kwargs)
+        freq = (truth.concepts > 0).mean(0)
+        return np.sort(freq)[-1] / np.sort(freq)[0]
+
+    assert law_gap() < 1.2
+    assert law_gap(frequency_exponent=1.0) > 10
+
+
+def test_power_law_frequency_is_capped_at_one():
+    _, _, truth = make_platonic(n_samples=500, n_concepts=8, n_active=6,
+                                frequency_exponent=2.0, n_classes=2, random_state=0)
+    assert truth.frequencies.max() == 1.0
+    assert (truth.concepts[:, np.argmax(truth.frequencies)] > 0).all()
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
@@ -145,6 +209,8 @@ def test_private_concepts_rate():
         (dict(noise=(0.1,)), "noise must be a pair"),
         (dict(view_names=["a"]), "view_names has 1 names for n_views=2"),
         (dict(depth=1), "depth"),
+        (dict(frequency_exponent=-1.0), "frequency_exponent"),
+        (dict(magnitude_exponent=-0.5), "magnitude_exponent"),
     ],
 )
 def test_bad_parameters_name_the_problem(kwargs, match):

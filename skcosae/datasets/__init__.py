@@ -5,6 +5,7 @@ from ._embeddings import load_embeddings
 from ._real import load_bbc_news, load_mfeat
 from ._recovery import atom_recovery_score, concept_recovery_score
 from ._synthetic import make_platonic
+from ._wordnet import fetch_wordnet_glosses, get_data_home
 
 __all__ = [
     "make_platonic",
@@ -13,4 +14,6 @@ __all__ = [
     "load_mfeat",
     "load_bbc_news",
     "load_embeddings",
+    "fetch_wordnet_glosses",
+    "get_data_home",
 ]

@@ -91,8 +91,8 @@ def _select(views, available):
 
 
 def _finish(arrays, names, target, target_names, *, as_frame, return_X_y, descriptions,
-            **info):
-    mv = check_views([arrays[n] for n in names], view_names=names)
+            dtype=np.float64, **info):
+    mv = check_views([arrays[n] for n in names], view_names=names, dtype=dtype)
     target = target.astype(np.int64)
     feature_names = [[f"x{j}" for j in range(v.shape[1])] for v in mv.views]
     if as_frame:

@@ -43,6 +43,27 @@ def _random_layers(widths, rng, first_fan_in):
     ]
 
 
+def _exchangeable_concepts(n_samples, n_concepts, n_active, rng):
+    """The ``n_active`` largest magnitudes of a standard normal latent, in each row."""
+    latent = rng.standard_normal((n_samples, n_concepts))
+    top = np.argpartition(-np.abs(latent), n_active - 1, axis=1)[:, :n_active]
+    rows = np.arange(n_samples)[:, None]
+    concepts = np.zeros_like(latent)
+    concepts[rows, top] = np.abs(latent[rows, top])
+    return concepts
+
+
+def _power_law_concepts(n_samples, n_concepts, n_active, a, b, rng):
+    """Concepts active independently with power-law frequencies and magnitude scales."""
+    rank = rng.permutation(n_concepts) + 1.0
+    weights = rank ** -a
+    frequencies = np.minimum(1.0, n_active * weights / weights.sum())
+    magnitude_scales = rank ** -b
+    active = rng.random_sample((n_samples, n_concepts)) < frequencies
+    magnitudes = magnitude_scales * np.abs(rng.standard_normal((n_samples, n_concepts)))
+    return np.where(active, magnitudes, 0.0), frequencies, magnitude_scales
+
+
 @validate_params(
     {
         "n_samples": [Interval(Integral, 1, None, closed="left")],
@@ -57,6 +78,8 @@ def _random_layers(widths, rng, first_fan_in):
         "depth": [Interval(Integral, 2, None, closed="left")],
         "hidden": [Interval(Integral, 1, None, closed="left"), None],
         "n_private": [Interval(Integral, 0, None, closed="left")],
+        "frequency_exponent": [Interval(Real, 0, None, closed="left")],
+        "magnitude_exponent": [Interval(Real, 0, None, closed="left")],
         "view_names": ["array-like", None],
         "as_frame": ["boolean"],
         "random_state": ["random_state"],
@@ -77,6 +100,8 @@ def make_platonic(
     depth: int = 2,
     hidden: int | None = None,
     n_private: int = 0,
+    frequency_exponent: float = 0.0,
+    magnitude_exponent: float = 0.0,
     view_names: ViewNames = None,
     as_frame: bool = False,
     random_state: RandomState = None,
@@ -87,7 +112,10 @@ def make_platonic(
 
     1. a platonic latent ``z ~ N(0, I_M)`` keeps, in each row, its ``n_active`` entries of
        largest magnitude, as magnitudes, and zeroes the rest: the sparse concepts ``s``
-       shared by every view;
+       shared by every view. These concepts are exchangeable: every concept has the same
+       law, so any permutation of them is as likely as the truth. With a positive
+       ``frequency_exponent`` or ``magnitude_exponent`` they follow power laws instead
+       (see below), as the features of real data do;
     2. each view drops each active concept with its own probability (``idiosyncrasy``:
        what that view is blind to) and adds white noise to the active entries that remain,
        with a standard deviation drawn per view in the range ``noise`` (values clipped at 0);
@@ -100,6 +128,19 @@ def make_platonic(
     The label of a row is the group of concepts with the largest total activation, the
     concepts being split into ``n_classes`` contiguous groups (``truth.groups``), so every
     row has a label and the classes are balanced.
+
+    Non-exchangeable concepts. With ``frequency_exponent`` ``a > 0`` or
+    ``magnitude_exponent`` ``b > 0``, each concept gets a rank ``r`` in ``1..M`` (a random
+    permutation: ranks are spread over the class groups) and is active in each row
+    independently, with probability ``p_r = min(1, K r^-a / sum_j j^-a)``, so the
+    frequencies follow a power law (Zipf for ``a = 1``) and a row has ``K`` active concepts
+    on average rather than exactly (a row may have none; its label is then 0). An active
+    concept takes the value ``r^-b |g|``, ``g ~ N(0, 1)``: its magnitudes follow the same
+    law scaled by a power of its rank. Frequent concepts are thus also the strong ones, and
+    no two concepts share a law, so matching the laws of the codes of two views can tell the
+    concepts apart (:doc:`/results`). ``truth.frequencies`` and
+    ``truth.magnitude_scales`` give ``p`` and ``r^-b`` of each concept. With both exponents
+    0 (the default) the generator is the exchangeable one above, draw for draw.
 
     Parameters
     ----------
@@ -132,6 +173,11 @@ def make_platonic(
     n_private : int, default=0
         Concepts of each view's own (idiosyncratic, not shared), each active in a row with
         probability ``n_active / n_concepts``; returned in ``truth.private_concepts``.
+    frequency_exponent : float >= 0, default=0.0
+        Exponent ``a`` of the power law of the concepts' activation frequencies (see
+        above); 0 with ``magnitude_exponent=0``: exchangeable concepts.
+    magnitude_exponent : float >= 0, default=0.0
+        Exponent ``b`` of the power law of the concepts' magnitude scales.
     view_names : list, default=None
         Names of the views, used when ``as_frame=True``. Default ``0..N-1``.
     as_frame : bool, default=False
@@ -158,6 +204,10 @@ def make_platonic(
           arrays (row c is concept c's direction in view i; compare with an estimator's
           ``dictionaries_[i]`` using :func:`atom_recovery_score`); else None;
         - ``groups``: list of the concept indices behind each class;
+        - ``frequencies``: (n_concepts,), the probability that each concept is active in a
+          row (``n_active / n_concepts`` for exchangeable concepts);
+        - ``magnitude_scales``: (n_concepts,), the scale of each concept's magnitudes
+          (ones for exchangeable concepts);
         - ``params``: the parameters used (noise level drawn for each view included).
 
     See Also
@@ -181,6 +231,13 @@ def make_platonic(
     [('a', 'x0'), ('a', 'x1'), ('b', 'x0'), ('b', 'x1')]
     >>> truth.atoms[0].shape
     (64, 2)
+
+    Heavy-tailed concepts: the most frequent one is active in about 4 / H_64 = 84% of the
+    rows (H_64 the harmonic number), the rarest in 1.3%.
+
+    >>> _, _, truth = make_platonic(n_samples=2000, frequency_exponent=1.0, random_state=0)
+    >>> round(float(truth.frequencies.max()), 2), round(float(truth.frequencies.min()), 3)
+    (0.84, 0.013)
     """
     if n_active > n_concepts:
         raise ValueError(
@@ -221,11 +278,13 @@ def make_platonic(
         hidden = 2 * n_concepts
     rng = check_random_state(random_state)
 
-    latent = rng.standard_normal((n_samples, n_concepts))
-    top = np.argpartition(-np.abs(latent), n_active - 1, axis=1)[:, :n_active]
-    rows = np.arange(n_samples)[:, None]
-    concepts = np.zeros_like(latent)
-    concepts[rows, top] = np.abs(latent[rows, top])
+    if frequency_exponent == 0 and magnitude_exponent == 0:
+        concepts = _exchangeable_concepts(n_samples, n_concepts, n_active, rng)
+        frequencies = np.full(n_concepts, n_active / n_concepts)
+        magnitude_scales = np.ones(n_concepts)
+    else:
+        concepts, frequencies, magnitude_scales = _power_law_concepts(
+            n_samples, n_concepts, n_active, frequency_exponent, magnitude_exponent, rng)
 
     groups = np.array_split(np.arange(n_concepts), n_classes)
     y = np.argmax(np.stack([concepts[:, g].sum(1) for g in groups], axis=1), axis=1)
@@ -268,12 +327,15 @@ def make_platonic(
         view_maps=view_maps,
         atoms=atoms if linear else None,
         groups=groups,
+        frequencies=frequencies,
+        magnitude_scales=magnitude_scales,
         params=dict(
             n_samples=n_samples, n_views=n_views, n_concepts=n_concepts, n_active=n_active,
             view_dims=view_dims, n_classes=n_classes, idiosyncrasy=drop.tolist(),
             noise=(low, high), noise_std=sigmas, linear=bool(linear),
             depth=1 if linear else depth, hidden=None if linear else hidden,
-            n_private=n_private,
+            n_private=n_private, frequency_exponent=float(frequency_exponent),
+            magnitude_exponent=float(magnitude_exponent),
         ),
     )
     if as_frame:
