@@ -200,8 +200,16 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         one. A fit whose folder holds a checkpoint of the same configuration and data
         resumes from it and trains only the remaining epochs (``max_epochs`` in all); a
         checkpoint of another configuration is an error naming what differs.
+    precision : {"float32", "tf32", "bf16"}, default="float32"
+        Arithmetic of the training steps. ``"tf32"`` (CUDA only) lets matrix products use
+        TensorFloat-32 tensor cores; ``"bf16"`` runs the dense matrix products (the
+        encoder's, mainly) under bfloat16 autocast, with weights, codes, losses and the
+        optimiser in float32. Inference is float32 whatever the choice. See the docs page
+        "GPU and multi-GPU training" for speed and accuracy.
     device : str, default="auto"
-        Torch device; ``"auto"`` takes CUDA when torch sees it, else the CPU.
+        Torch device; ``"auto"`` takes CUDA when torch sees it, else the CPU. Under
+        ``torchrun`` (several processes), every process trains one shared model on its
+        own GPU (docs: GPU and multi-GPU training).
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation, the batches and the pair draw of a float ``pair_mask``.
     verbose : int, default=0
@@ -297,6 +305,7 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         "shuffle_buffer": [Interval(numbers.Integral, 1, None, closed="left"),
                            StrOptions({"auto"})],
         "checkpoint_dir": [str, os.PathLike, None],
+        "precision": [StrOptions({"float32", "tf32", "bf16"})],
         "device": [str, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -324,6 +333,7 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         streaming="auto",
         shuffle_buffer="auto",
         checkpoint_dir=None,
+        precision="float32",
         device="auto",
         random_state=None,
         verbose=0,
@@ -347,6 +357,7 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         self.streaming = streaming
         self.shuffle_buffer = shuffle_buffer
         self.checkpoint_dir = checkpoint_dir
+        self.precision = precision
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -426,8 +437,9 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
 
     def _fit(self, X, pair_mask, *, epochs, continue_training):
         from .backend.checkpoint import load_checkpoint
+        from .backend.distributed import is_main_process, join_process_group
         from .backend.model import CoupledModel
-        from .backend.plan import TrainingPlan
+        from .backend.plan import TrainingPlan, check_precision
         from .backend.train import train_coupled
 
         weights = resolve_losses(self.losses)
@@ -458,6 +470,9 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
         variances = [max(float(var.sum()), 1e-12) for _, var in moments]
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         device = self.device_ if warm else _resolve_device(self.device)
+        # Under torchrun: this process's GPU, and rank 0's draws (one plan for every rank).
+        device, mask, seed = join_process_group(device, mask, seed)
+        check_precision(self.precision, device)
         config = self._checkpoint_config(mv, mask, moments)
 
         optimizer, resume = None, None
@@ -488,12 +503,12 @@ class CoupledSAE(MultiViewSurfaceMixin, TransformerMixin, BaseEstimator,
             shuffle_rows=self._shuffle_rows(mv, device),
             checkpoint_path=(None if self.checkpoint_dir is None
                              else os.fspath(self.checkpoint_dir)),
-            checkpoint_config=config,
+            checkpoint_config=config, precision=self.precision,
         )
 
         progress = None
         done = 0 if resume is None else int(resume.get("epochs", 0))
-        if self.verbose and total_epochs > done:
+        if self.verbose and total_epochs > done and is_main_process():
             from tqdm.auto import tqdm
 
             rows = int(mask.sum()) if self.architecture == "crosscoder" else mv.n_samples
