@@ -162,8 +162,16 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         one. A fit whose folder holds a checkpoint of the same configuration and data
         resumes from it and trains only the remaining epochs (``max_epochs`` in all); a
         checkpoint of another configuration is an error naming what differs.
+    precision : {"float32", "tf32", "bf16"}, default="float32"
+        Arithmetic of the training steps. ``"tf32"`` (CUDA only) lets matrix products use
+        TensorFloat-32 tensor cores; ``"bf16"`` runs the dense matrix products (the
+        encoder's, mainly) under bfloat16 autocast, with weights, codes, losses and the
+        optimiser in float32. Inference is float32 whatever the choice. See the docs page
+        "GPU and multi-GPU training" for speed and accuracy.
     device : str, default="auto"
-        Torch device; ``"auto"`` takes CUDA when torch sees it, else the CPU.
+        Torch device; ``"auto"`` takes CUDA when torch sees it, else the CPU. Under
+        ``torchrun`` (several processes), every process trains one shared model on its
+        own GPU (docs: GPU and multi-GPU training).
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation, the batches and the pair draw of a float ``pair_mask``.
     verbose : int, default=0
@@ -271,6 +279,7 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         "shuffle_buffer": [Interval(numbers.Integral, 1, None, closed="left"),
                            StrOptions({"auto"})],
         "checkpoint_dir": [str, os.PathLike, None],
+        "precision": [StrOptions({"float32", "tf32", "bf16"})],
         "device": [str, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -299,6 +308,7 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         streaming: bool | str = "auto",
         shuffle_buffer: int | str = "auto",
         checkpoint_dir: str | os.PathLike[str] | None = None,
+        precision: str = "float32",
         device: str | None = "auto",
         random_state: RandomState = None,
         verbose: int = 0,
@@ -323,6 +333,7 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         self.streaming = streaming
         self.shuffle_buffer = shuffle_buffer
         self.checkpoint_dir = checkpoint_dir
+        self.precision = precision
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -392,8 +403,9 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
 
     def _fit_with_threads(self, X, pair_mask, *, epochs, continue_training):
         from .backend.checkpoint import load_checkpoint
+        from .backend.distributed import is_main_process, join_process_group
         from .backend.model import CoupledModel
-        from .backend.plan import TrainingPlan
+        from .backend.plan import TrainingPlan, check_precision
         from .backend.train import train_coupled
 
         weights = resolve_losses(self.losses)
@@ -424,6 +436,9 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         variances = [max(float(var.sum()), 1e-12) for _, var in moments]
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         device = self.device_ if warm else _resolve_device(self.device)
+        # Under torchrun: this process's GPU, and rank 0's draws (one plan for every rank).
+        device, mask, seed = join_process_group(device, mask, seed)
+        check_precision(self.precision, device)
         config = self._checkpoint_config(mv, mask, moments)
 
         optimizer, resume = None, None
@@ -455,12 +470,12 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
             shuffle_rows=self._shuffle_rows(mv, device),
             checkpoint_path=(None if self.checkpoint_dir is None
                              else os.fspath(self.checkpoint_dir)),
-            checkpoint_config=config,
+            checkpoint_config=config, precision=self.precision,
         )
 
         progress = None
         done = 0 if resume is None else int(resume.get("epochs", 0))
-        if self.verbose and total_epochs > done:
+        if self.verbose and total_epochs > done and is_main_process():
             from tqdm.auto import tqdm
 
             rows = int(mask.sum()) if self.architecture == "crosscoder" else mv.n_samples

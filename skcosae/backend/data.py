@@ -30,7 +30,32 @@ import numpy as np
 import torch
 
 __all__ = ["DeviceViews", "EpochBuffer", "Step", "StreamedViews", "free_device_bytes",
-           "plan_epoch"]
+           "host_to_device", "plan_epoch"]
+
+
+def host_to_device(tensor, device):
+    """``tensor`` (on the CPU) on ``device``; to CUDA through pinned memory, asynchronously,
+    so that the host does not wait for the GPU's queue to drain."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
+def _upload_split(arrays, device):
+    """int64 arrays on ``device`` in one transfer (a step's own would wait for the GPU)."""
+    if not arrays:
+        return []
+    joined = np.concatenate(arrays).astype(np.int64, copy=False)
+    uploaded = host_to_device(torch.from_numpy(joined), device)
+    return list(torch.split(uploaded, [len(a) for a in arrays]))
+
+
+def _step_indices(steps, n_views, device):
+    """Per step: each view's rows on ``device``, and the batch positions of the pairs."""
+    rows = [_upload_split([step.rows[v] for step in steps], device) for v in range(n_views)]
+    pairs = _upload_split([np.flatnonzero(step.paired) for step in steps], device)
+    return [([r[i] for r in rows], pairs[i]) for i in range(len(steps))]
 
 
 def free_device_bytes(device):
@@ -49,6 +74,14 @@ class Step:
     rows: list  # one int64 array per view
     paired: np.ndarray  # bool, per batch position
     n_extra: int  # the trailing positions that are the pair batch
+    n_rows: int | None = None  # rows of the whole step, when this is one process's share
+
+    @property
+    def epoch_rows(self):
+        """The epoch's rows this step covers, over every process (the pair batch aside)."""
+        if self.n_rows is not None:
+            return self.n_rows
+        return len(self.paired) - self.n_extra
 
 
 @dataclass
@@ -162,7 +195,12 @@ def plan_epoch(domain, pair_mask, n_views, batch_size, rng, *, shuffle_rows=None
 
 
 class DeviceViews:
-    """The whole data in device memory: a step indexes the tensors."""
+    """The whole data in device memory: a step indexes the tensors.
+
+    :meth:`batches` yields ``(xs, step, pair_index)``: the batch of every view, the
+    :class:`Step`, and the batch positions of the pairs as a tensor on the device. The
+    indices of a whole buffer go to the device at once.
+    """
 
     def __init__(self, tensors):
         self.tensors = list(tensors)
@@ -170,9 +208,9 @@ class DeviceViews:
 
     def batches(self, buffers):
         for buffer in buffers:
-            for step in buffer.steps:
-                yield [x[torch.as_tensor(r, device=self.device)]
-                       for x, r in zip(self.tensors, step.rows)], step
+            indices = _step_indices(buffer.steps, len(self.tensors), self.device)
+            for step, (rows, pair_index) in zip(buffer.steps, indices):
+                yield [x.index_select(0, r) for x, r in zip(self.tensors, rows)], step, pair_index
 
 
 class StreamedViews:
@@ -213,10 +251,7 @@ class StreamedViews:
         where[ids] = np.arange(len(ids))
 
     def _to_device(self, block):
-        tensor = torch.from_numpy(block)
-        if self.device.type == "cuda":
-            return tensor.pin_memory().to(self.device, non_blocking=True)
-        return tensor.to(self.device)
+        return host_to_device(torch.from_numpy(block), self.device)
 
     def _gather(self, view, step):
         rows = step.rows[view]
@@ -228,8 +263,11 @@ class StreamedViews:
         return self._to_device(block)
 
     def batches(self, buffers):
+        """``(xs, step, pair_index)`` of every step, as :meth:`DeviceViews.batches`."""
         for buffer in buffers:
             for view in range(len(self.sources)):
                 self._fill(view, buffer)
-            for step in buffer.steps:
-                yield [self._gather(v, step) for v in range(len(self.sources))], step
+            pairs = _upload_split([np.flatnonzero(step.paired) for step in buffer.steps],
+                                  self.device)
+            for step, pair_index in zip(buffer.steps, pairs):
+                yield [self._gather(v, step) for v in range(len(self.sources))], step, pair_index

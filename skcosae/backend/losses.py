@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import torch
 
+from .data import host_to_device
+
 __all__ = [
     "reconstruction_loss",
     "translation_loss",
@@ -308,7 +310,11 @@ def _random_directions(d, n_slices, generator, like):
     # Drawn on the CPU so that one generator gives the same directions on every device.
     directions = torch.randn(d, int(n_slices), generator=generator, dtype=torch.float64)
     directions = directions / directions.norm(dim=0, keepdim=True).clamp_min(_EPS)
-    return directions.to(device=like.device, dtype=like.dtype)
+    return host_to_device(directions.to(like.dtype), like.device)
+
+
+def _at_least_float32(t):
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
 
 
 def _standardise(a, b, reference):
@@ -352,9 +358,12 @@ def distributional_translation_loss(p, q, n_slices=256, generator=None, t=None, 
     0.0
     """
     _check_samples(p, q)
+    # Phases of the ECF need float32 projections, under bf16 autocast too.
+    p, q = _at_least_float32(p), _at_least_float32(q)
     directions = _random_directions(q.shape[1], n_slices, generator, q)
-    slice_p, slice_q = _standardise(p @ directions, q @ directions, q @ directions)
-    return ecf_statistic(slice_p, slice_q, t, weights).mean()
+    with torch.autocast(device_type=q.device.type, enabled=False):
+        slice_p, slice_q = _standardise(p @ directions, q @ directions, q @ directions)
+        return ecf_statistic(slice_p, slice_q, t, weights).mean()
 
 
 def distributional_concept_loss(z_a, z_b, t=None, weights=None):

@@ -116,9 +116,23 @@ class CoupledModel(nn.Module):
             x = self._unit(view).decode(z)
         return x * self.input_scale[view] + self.input_mean[view]
 
+    def _host_scale(self, view):
+        """``input_scale[view]`` as a float, read from the device only when it changed.
+
+        The training loop needs it at every step; reading a GPU tensor would make every
+        step wait for the device. The cache is keyed by the tensor's storage and its
+        version counter, which every in-place change (``fill_``, ``load_state_dict``) bumps.
+        """
+        scale = self.input_scale[view]
+        key = (scale.data_ptr(), scale._version)
+        cache = self.__dict__.setdefault("_host_scales", {})
+        if cache.get(view, (None,))[0] != key:
+            cache[view] = (key, float(scale))
+        return cache[view][1]
+
     def code_variances(self, variances):
         """Total variance of each view as its encoder sees it (after the input scaling)."""
-        return [float(v) / float(self.input_scale[i]) ** 2 for i, v in enumerate(variances)]
+        return [float(v) / self._host_scale(i) ** 2 for i, v in enumerate(variances)]
 
     def aux_loss(self, x, z, view, *, variance, dead_steps):
         """AuxK term of one view, in the units of ``rec`` (error over the view's variance)."""
@@ -126,7 +140,7 @@ class CoupledModel(nn.Module):
             return x.new_zeros(())
         # The units work on standardised inputs: residual and variance are taken there.
         x = self._normalise(x, view)
-        variance = variance / float(self.input_scale[view]) ** 2
+        variance = variance / self._host_scale(view) ** 2
         if self.is_crosscoder:
             return self.crosscoder.aux_loss(x, z, view, variance=variance, dead_steps=dead_steps)
         return self._unit(view).aux_loss(x, z, variance=variance, dead_steps=dead_steps)

@@ -13,12 +13,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULTS", "INSTANCE_LOSSES", "LOSS_NAMES", "TrainingPlan"]
+__all__ = ["DEFAULTS", "INSTANCE_LOSSES", "LOSS_NAMES", "PRECISIONS", "TrainingPlan",
+           "check_precision"]
 
 #: Every loss term, in the order of the docs' method page.
 LOSS_NAMES = ("rec", "trans", "cycle", "cc", "dist_trans", "dist_cc")
 #: The terms that compare a row of one view with the same row of another: pairs only.
 INSTANCE_LOSSES = ("trans", "cc")
+#: The arithmetic of the training steps (docs: GPU and multi-GPU training).
+PRECISIONS = ("float32", "tf32", "bf16")
 #: The training defaults, the same as :class:`skcosae.CoupledSAE`'s (a test keeps them equal).
 DEFAULTS: dict[str, Any] = {
     "max_epochs": 10,
@@ -28,6 +31,17 @@ DEFAULTS: dict[str, Any] = {
     "dead_steps": 200,
     "n_slices": 32,
 }
+
+
+def check_precision(precision, device):
+    """Raise a ValueError when ``precision`` cannot run on ``device`` (a torch device string)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} is not one of {list(PRECISIONS)}.")
+    if precision == "tf32" and not str(device).startswith("cuda"):
+        raise ValueError(
+            f"precision='tf32' needs a CUDA device (TensorFloat-32 is a mode of NVIDIA "
+            f"tensor cores); device is {str(device)!r}. Use 'float32' here, or 'bf16'."
+        )
 
 
 @dataclass(frozen=True)
@@ -64,6 +78,10 @@ class TrainingPlan:
         Stored with each checkpoint, to recognise the configuration that wrote it.
     log_every : int
         Steps between two reads of the running loss on the host (progress, divergence).
+    precision : {"float32", "tf32", "bf16"}
+        Arithmetic of the steps: "tf32" lets CUDA matrix products use TensorFloat-32,
+        "bf16" runs the model's dense products under bfloat16 autocast (weights, codes,
+        losses and optimiser stay float32).
     """
 
     views: Sequence[Any]
@@ -83,6 +101,7 @@ class TrainingPlan:
     checkpoint_path: str | None = None
     checkpoint_config: Mapping[str, Any] = field(default_factory=dict)
     log_every: int = 50
+    precision: str = "float32"
 
     @property
     def n_samples(self) -> int:

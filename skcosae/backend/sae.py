@@ -10,22 +10,46 @@
 
 Every module exposes ``encode(x, *, training=False)`` and ``decode(z)``, which is all the
 training loop needs.
+
+Products with the codes
+-----------------------
+A code of ``k`` active concepts out of ``m`` makes the decode and the encoder's backward
+pass sparse products. Two kernels compute them through the active entries only (when
+``k / m <= SPARSE_CODES_MAX_DENSITY``), chosen by device type in ``CODE_KERNELS``:
+
+- ``"csr"`` (the CPU): the batch's BatchTopK cut is found by ``kthvalue`` (ties kept) and
+  the products are sparse CSR products;
+- ``"gather"`` (CUDA and any other accelerator): the cut is a ``topk`` of fixed size, and
+  every product is an ``embedding_bag`` over the active entries (a gather of dictionary
+  rows, weighted and summed per row or per concept). Nothing in it reads a value back to
+  the host, so a training step never waits for the GPU. The active entries found by the
+  encoder travel with the codes (:class:`ActiveCodes`) to every product with them.
+
+Both kernels give the dense products' results to float32 rounding (the backend's tests
+check it on the CPU).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["BatchTopKSAE", "CrossCoder", "DenseLinearAE", "batch_top_k", "batch_top_k_mask",
-           "sparse_code_product"]
+__all__ = ["ActiveCodes", "BatchTopKSAE", "CODE_KERNELS", "CrossCoder", "DenseLinearAE",
+           "batch_top_k", "batch_top_k_mask", "sparse_code_product"]
 
-# On CPU, products with the codes (the decode, the encoder's backward pass) go through the
-# active entries only when at most this share of them is active (k / m); at k / m = 1/64
-# they are about 2x cheaper than dense products.
+# Products with the codes (the decode, the encoder's backward pass) go through the active
+# entries only when at most this share of them is active (k / m); on the CPU, at
+# k / m = 1/64 they are about 2x cheaper than dense products.
 SPARSE_CODES_MAX_DENSITY = 1 / 16
+# The kernel of each device type ("csr" or "gather"; see the module's docstring); a device
+# type not listed takes "gather", the one that never synchronises with the host.
+CODE_KERNELS = {"cpu": "csr"}
+# Elements of the largest temporary (active entries x width) a gather product forms at once.
+_GATHER_CHUNK_ELEMENTS = 2**25
 
 
 # Torch announces once per process that its sparse CSR layout is in beta. The CSR
@@ -36,9 +60,19 @@ warnings.filterwarnings("ignore", message=r"Sparse CSR tensor support is in beta
                         category=UserWarning)
 
 
+def _full_precision(like):
+    """Autocast off: the sparse products run in float32 whatever the training precision."""
+    return torch.autocast(device_type=like.device.type, enabled=False)
+
+
 class _SparseCodeProduct(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z, W):
+        with _full_precision(z):
+            return _SparseCodeProduct._forward(ctx, z, W)
+
+    @staticmethod
+    def _forward(ctx, z, W):
         codes = z.detach().to_sparse_csr()
         ctx.codes = codes
         ctx.save_for_backward(W)
@@ -68,6 +102,183 @@ def sparse_code_product(z, W):
     codes whose zero entries must receive a gradient.
     """
     return _SparseCodeProduct.apply(z, W)
+
+
+class ActiveCodes:
+    """The active entries of a (n, m) batch of codes, found once by the encoder.
+
+    Every product with the codes (:func:`gather_decode`, the encoder's backward pass, AuxK)
+    reuses them; all sizes are fixed in advance (the ``k * n`` entries of BatchTopK), so
+    nothing here waits for the device. ``keep`` is False at entries that were selected but
+    are not positive: they stay zero and get no gradient.
+
+    Attributes
+    ----------
+    shape : tuple of int
+    flat, rows, cols : int64 Tensor of shape (n_entries,)
+        The entries in row-major order (``flat = rows * m + cols``).
+    keep : bool Tensor of shape (n_entries,)
+    row_starts : int64 Tensor of shape (n,)
+        Where each row's entries start (the offsets of ``embedding_bag``).
+    by_col : int64 Tensor of shape (n_entries,)
+        The entries ordered by concept; ``col_starts`` (m,) where each concept's start.
+    pre : Tensor of shape (n, m) or None
+        The pre-activations the entries were selected from (AuxK reuses them).
+    view : int or None
+        The view whose encoder computed ``pre``.
+    """
+
+    def __init__(self, flat, keep, shape, *, pre=None, view=None):
+        n, m = shape
+        self.shape = (int(n), int(m))
+        self.flat, order = torch.sort(flat)
+        self.keep = keep[order]
+        self.rows = torch.div(self.flat, m, rounding_mode="floor")
+        self.cols = self.flat - self.rows * m
+        device = flat.device
+        self.row_starts = torch.searchsorted(self.rows, torch.arange(n, device=device))
+        self.by_col = torch.argsort(self.cols, stable=True)
+        self.col_starts = torch.searchsorted(self.cols[self.by_col],
+                                             torch.arange(m, device=device))
+        self.pre, self.view = pre, view
+
+    def fired(self):
+        """Bool (m,): the concepts that hold at least one kept entry."""
+        return _segment_sum(self.keep[self.by_col].float(), self.col_starts) > 0
+
+
+def waits_for_device(device):
+    """Whether training on ``device`` may read values back to the host at every step (the
+    "csr" kernel's device, the CPU), rather than keep sizes fixed in advance."""
+    return CODE_KERNELS.get(torch.device(device).type, "gather") == "csr"
+
+
+def active_codes(z):
+    """The :class:`ActiveCodes` that travel with the codes ``z``, or None."""
+    active = getattr(z, "_active_codes", None)
+    if active is None or active.shape != tuple(z.shape):
+        return None
+    return active
+
+
+def _with_active(z, active):
+    z._active_codes = active
+    return z
+
+
+def _bag_sum(index, weight, starts, scale=None):
+    """Row b: the sum over the entries e of bag b of ``scale[e] * weight[index[e]]``."""
+    return F.embedding_bag(index, weight, starts, mode="sum", per_sample_weights=scale)
+
+
+def _segment_sum(values, starts):
+    """Sums of consecutive segments of ``values`` (one per start), in a fixed order."""
+    index = torch.arange(len(values), device=values.device)
+    return _bag_sum(index, values.unsqueeze(1), starts)[:, 0]
+
+
+def _entry_dots(a, a_rows, b, b_rows):
+    """``(a[a_rows[e]] * b[b_rows[e]]).sum()`` for every entry e, in chunks of bounded size."""
+    out = torch.empty(len(a_rows), dtype=a.dtype, device=a.device)
+    step = max(1, _GATHER_CHUNK_ELEMENTS // max(1, a.shape[1]))
+    for start in range(0, len(a_rows), step):
+        stop = start + step
+        out[start:stop] = (a.index_select(0, a_rows[start:stop])
+                           * b.index_select(0, b_rows[start:stop])).sum(1)
+    return out
+
+
+def _dense_from_entries(values, active):
+    n, m = active.shape
+    dense = torch.zeros(n * m, dtype=values.dtype, device=values.device)
+    return dense.index_copy_(0, active.flat, values).view(n, m)
+
+
+class _GatherDecode(torch.autograd.Function):
+    """``z @ W.T`` through the active entries of ``z``: ``embedding_bag`` over W's columns."""
+
+    @staticmethod
+    def forward(ctx, z, W, active):
+        with _full_precision(z):
+            values = z.detach().reshape(-1).index_select(0, active.flat).float()
+            out = _bag_sum(active.cols, W.detach().T.contiguous(), active.row_starts, values)
+        ctx.save_for_backward(W, values)
+        ctx.active = active
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        W, values = ctx.saved_tensors
+        active = ctx.active
+        grad_out = grad_out.contiguous().float()
+        grad_z = grad_W = None
+        if ctx.needs_input_grad[0]:
+            grad_values = _entry_dots(grad_out, active.rows, W.detach().T.contiguous(),
+                                      active.cols)
+            grad_z = _dense_from_entries(grad_values, active)
+        if ctx.needs_input_grad[1]:
+            grad_W = _bag_sum(active.rows[active.by_col], grad_out, active.col_starts,
+                              values[active.by_col]).T
+        return grad_z, grad_W, None
+
+
+def gather_decode(z, W, active):
+    """``z @ W.T`` for codes ``z`` (n, m) whose active entries are ``active``, and W (d, m).
+
+    The counterpart of :func:`sparse_code_product` that never synchronises with the device:
+    forward and backward go through the entries of ``active`` only (the gradient with
+    respect to ``z`` too, as there).
+    """
+    return _GatherDecode.apply(z, W, active)
+
+
+class _GatherEncode(torch.autograd.Function):
+    """Codes ``pre * keep`` at the active entries, differentiated at those entries only.
+
+    ``pre = x @ W.T + bias`` was computed without gradient; the backward pass multiplies the
+    gradient at the active entries by ``W`` and ``x`` (``embedding_bag`` per row and per
+    concept), which is the whole gradient: elsewhere the codes are constant zero.
+    """
+
+    @staticmethod
+    def forward(ctx, x, W, bias, pre, active):
+        with _full_precision(pre):
+            values = pre.reshape(-1).index_select(0, active.flat).float() * active.keep
+            codes = _dense_from_entries(values, active)
+        ctx.save_for_backward(x, W)
+        ctx.active = active
+        return codes
+
+    @staticmethod
+    def backward(ctx, grad_codes):
+        x, W = ctx.saved_tensors
+        active = ctx.active
+        grad_values = grad_codes.reshape(-1).index_select(0, active.flat).float() * active.keep
+        by_col = active.by_col
+        grad_x = grad_W = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _bag_sum(active.cols, W.detach().float(), active.row_starts, grad_values)
+        if ctx.needs_input_grad[1]:
+            grad_W = _bag_sum(active.rows[by_col], x.detach().float(), active.col_starts,
+                              grad_values[by_col])
+        if ctx.needs_input_grad[2]:
+            grad_bias = _segment_sum(grad_values[by_col], active.col_starts)
+        return grad_x, grad_W, grad_bias, None, None
+
+
+def _largest_entries(pre, n_keep):
+    """The ``n_keep`` largest entries of ``pre``: flat indices, keep flags, smallest kept.
+
+    ``topk`` of a size fixed in advance, so that nothing waits for the device (ties at the
+    cut are broken arbitrarily, where :func:`batch_top_k_mask` keeps them all). Only positive
+    entries are kept; with fewer positive entries than ``n_keep``, the smallest kept one is
+    the smallest positive one (the largest entry when none is positive).
+    """
+    values, flat = torch.topk(pre.detach().reshape(-1), n_keep, sorted=False)
+    keep = values > 0
+    smallest_positive = torch.where(keep, values, math.inf).amin()
+    smallest = torch.where(torch.isinf(smallest_positive), values.amin(), smallest_positive)
+    return flat, keep, smallest
 
 
 def batch_top_k_mask(activations, k, lower_bound=None):
@@ -185,36 +396,74 @@ class _TopKDictionary(nn.Module):
         for b, x in zip(self.b_dec, views):
             b.copy_(x.mean(0).to(b))
 
-    def _sparse_on(self, x):
-        """Whether products with the codes go through their active entries only (CPU)."""
-        return x.device.type == "cpu" and self.k <= SPARSE_CODES_MAX_DENSITY * self.m
+    def _kernel(self, x):
+        """How products with the codes are computed on ``x``'s device: "csr", "gather" or
+        None (dense products; the codes are too dense for sparse ones to pay)."""
+        kernel = CODE_KERNELS.get(x.device.type, "gather")
+        return kernel if self.k <= SPARSE_CODES_MAX_DENSITY * self.m else None
+
+    def _n_keep(self, pre):
+        return min(pre.numel(), max(1, int(self.k * pre.shape[0])))
+
+    def _update_threshold(self, smallest):
+        """The inference threshold's moving average; a where, not a branch: no device read."""
+        with torch.no_grad():
+            smallest = smallest.to(self.threshold.dtype)
+            moved = torch.lerp(self.threshold, smallest, 1.0 - self.threshold_momentum)
+            self.threshold.copy_(torch.where(torch.isnan(self.threshold), smallest, moved))
 
     def _training_mask(self, pre):
         """The batch's BatchTopK mask; updates the inference threshold and dead tracking."""
+        if not waits_for_device(pre.device):
+            flat, keep, smallest = _largest_entries(pre, self._n_keep(pre))
+            self._update_threshold(smallest)
+            mask = torch.zeros(pre.numel(), dtype=torch.bool, device=pre.device)
+            mask = mask.scatter_(0, flat, keep).view(pre.shape)
+            with torch.no_grad():
+                self.steps_since_fired.add_(1).masked_fill_(mask.any(0), 0)
+            return mask
         # Half the running cut is a safe bound for the selection: batch cuts vary far less.
         bound = None if torch.isnan(self.threshold) else 0.5 * self.threshold
         mask, smallest = batch_top_k_mask(pre, self.k, lower_bound=bound)
+        self._update_threshold(smallest)
         with torch.no_grad():
-            if torch.isnan(self.threshold):
-                self.threshold.copy_(smallest)
-            else:
-                self.threshold.lerp_(smallest, 1.0 - self.threshold_momentum)
             self.steps_since_fired.add_(1).masked_fill_(mask.any(0), 0)
         return mask
 
+    def _training_entries(self, pre, view=None):
+        """:meth:`_training_mask` as :class:`ActiveCodes` (the "gather" kernel)."""
+        flat, keep, smallest = _largest_entries(pre, self._n_keep(pre))
+        self._update_threshold(smallest)
+        active = ActiveCodes(flat, keep, pre.shape, pre=None if view is None else pre, view=view)
+        with torch.no_grad():
+            self.steps_since_fired.add_(1).masked_fill_(active.fired(), 0)
+        return active
+
     def _encode_one(self, x, view, *, training):
         W, b_dec = self.W_enc[view], self.b_dec[view]
-        if training and self._sparse_on(x):
+        kernel = self._kernel(x) if training else None
+        if kernel is None:
+            pre = _encoder_product(x, W, b_dec, self.b_enc)
+            return self._sparsify(pre.float(), training=training)
+        with _full_precision(x):
             bias = _encoder_bias(W, b_dec, self.b_enc)
-            with torch.no_grad():
-                pre = torch.addmm(bias, x, W.T)
+        with torch.no_grad():
+            # Under bf16 autocast this product, the one dense product of a step, is bf16.
+            pre = torch.addmm(bias, x, W.T).float()
+        if kernel == "csr":
             mask = self._training_mask(pre)
             return _ActiveEncoderProduct.apply(x, W, bias, pre, mask)
-        return self._sparsify(_encoder_product(x, W, b_dec, self.b_enc), training=training)
+        active = self._training_entries(pre, view)
+        return _with_active(_GatherEncode.apply(x, W, bias, pre, active), active)
 
     def _sparsify(self, pre, *, training):
         """Sparse codes from pre-activations (the ReLU is implied: only positives are kept)."""
         if training:
+            if self._kernel(pre) == "gather":
+                # The crosscoder's shared code: a dense gradient reaches ``pre``, and the
+                # decodes go through the active entries.
+                active = self._training_entries(pre.detach())
+                return _with_active(pre * _dense_from_entries(active.keep, active), active)
             return pre * self._training_mask(pre)
         if torch.isnan(self.threshold):
             k_row = max(1, int(round(self.k)))
@@ -244,12 +493,17 @@ class _TopKDictionary(nn.Module):
         W = self.W_dec[view]
         if z.layout == torch.sparse_csr:  # codes already sparse (inference from CSR codes)
             return z @ W.T + self.b_dec[view]
-        if z.dim() == 2 and self._sparse_on(z):
+        active = active_codes(z)
+        if active is not None:
+            return gather_decode(z, W, active) + self.b_dec[view]
+        if z.dim() == 2 and self._kernel(z) == "csr":
             return sparse_code_product(z, W) + self.b_dec[view]
         return z @ W.T + self.b_dec[view]
 
     def aux_loss(self, x, z, view=0, *, variance, dead_steps, k_aux=None):
         """AuxK: dead latents reconstruct the (detached) residual of the live code."""
+        if not waits_for_device(x.device):
+            return self._fixed_size_aux_loss(x, z, view, variance, dead_steps, k_aux)
         dead = self.dead_mask(dead_steps)
         n_dead = int(dead.sum())
         if n_dead == 0:
@@ -262,6 +516,30 @@ class _TopKDictionary(nn.Module):
         aux_codes = torch.zeros_like(pre).scatter(1, top.indices, top.values)
         estimate = aux_codes @ self.W_dec[view][:, dead].T
         return ((residual - estimate) ** 2).sum(1).mean() / variance
+
+    def _fixed_size_aux_loss(self, x, z, view, variance, dead_steps, k_aux):
+        """:meth:`aux_loss` without reading the number of dead concepts: the top ``k_aux``
+        entries of every row among all concepts, the live ones set to -inf (not kept)."""
+        dead = self.dead_mask(dead_steps)
+        residual = (x - self.decode(z, view)).detach()
+        W = self.W_enc[view]
+        with _full_precision(x):
+            bias = _encoder_bias(W, self.b_dec[view], self.b_enc)
+        active = active_codes(z)
+        if active is not None and active.view == view:
+            pre = active.pre  # the encoder's own pre-activations of these rows
+        else:
+            with torch.no_grad():
+                pre = torch.addmm(bias, x, W.T).float()
+        n, m = pre.shape
+        k_aux = min(m, k_aux or max(1, x.shape[1] // 2))
+        values, cols = torch.topk(torch.where(dead, pre, -math.inf), k_aux, dim=1)
+        flat = (torch.arange(n, device=pre.device).unsqueeze(1) * m + cols).reshape(-1)
+        entries = ActiveCodes(flat, (values > 0).reshape(-1), (n, m))
+        aux_codes = _GatherEncode.apply(x, W, bias, pre, entries)
+        estimate = gather_decode(aux_codes, self.W_dec[view], entries)
+        loss = ((residual - estimate) ** 2).sum(1).mean() / variance
+        return torch.where(dead.any(), loss, 0.0)
 
 
 class BatchTopKSAE(_TopKDictionary):

@@ -9,6 +9,7 @@ dealt to each view independently, rare pairs ride along with every step), the lo
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -19,9 +20,11 @@ import torch
 
 from . import losses as L
 from .checkpoint import save_checkpoint
-from .data import DeviceViews, StreamedViews, plan_epoch
+from .data import DeviceViews, StreamedViews, host_to_device, plan_epoch
+from .distributed import DataParallel
 from .model import as_coupled_model
 from .plan import DEFAULTS, INSTANCE_LOSSES, LOSS_NAMES, TrainingPlan
+from .sae import active_codes, waits_for_device
 
 __all__ = ["INSTANCE_LOSSES", "LOSS_NAMES", "TrainResult", "TrainingPlan", "batch_losses",
            "train_coupled"]
@@ -44,7 +47,7 @@ def _pairs(n_views):
 
 def batch_losses(model, xs, paired, weights, *, variances, n_slices=DEFAULTS["n_slices"],
                  generator=None, training=False, source_view=None, aux_weight=0.0,
-                 dead_steps=DEFAULTS["dead_steps"]):
+                 dead_steps=DEFAULTS["dead_steps"], pair_index=None):
     """Each loss term of one batch (unweighted), as a dict of scalar tensors.
 
     Parameters
@@ -70,22 +73,35 @@ def batch_losses(model, xs, paired, weights, *, variances, n_slices=DEFAULTS["n_
         inference threshold and dead-concept counters; False leaves the model unchanged.
     source_view : int, optional
         USAE: only this view is encoded; it is decoded into every view.
+    pair_index : int64 Tensor, optional
+        The positions of ``paired`` (a host array then) already on the device, as the
+        training loop uploads them ahead of the step.
     """
     model = as_coupled_model(model)
     n_views = len(xs)
     wanted = {name for name, w in weights.items() if w > 0}
     terms = {}
+    device = xs[0].device
     if isinstance(paired, np.ndarray):
         # Flags from the host copy: reading them from a device tensor would stall a GPU.
         any_pairs, all_pairs = bool(paired.any()), bool(paired.all())
-        paired = torch.as_tensor(paired, device=xs[0].device)
+        if pair_index is None:
+            pair_index = torch.as_tensor(np.flatnonzero(paired), device=device)
     else:
         any_pairs, all_pairs = bool(paired.any()), bool(paired.all())
+        pair_index = torch.nonzero(torch.as_tensor(paired, device=device)).flatten()
 
     def pairs_of(t):
         # Indexing copies (and its backward scatters) a whole batch: skip it when every row
         # of the batch is a pair.
-        return t if all_pairs else t[paired]
+        return t if all_pairs else t.index_select(0, pair_index)
+
+    def translated_pairs(i, j):
+        # Codes with their active entries decode every row for less than a dense decode of
+        # the pairs' rows (selecting rows of the codes would lose the entries).
+        if not all_pairs and active_codes(codes[i]) is not None:
+            return pairs_of(model.decode(codes[i], j))
+        return model.decode(pairs_of(codes[i]), j)
 
     if wanted & set(INSTANCE_LOSSES) and not any_pairs and not model.is_crosscoder:
         # Keep the graph shape: no pair in this batch contributes nothing.
@@ -116,7 +132,7 @@ def batch_losses(model, xs, paired, weights, *, variances, n_slices=DEFAULTS["n_
     targets = [(i, j) for i, j in _pairs(n_views) if i in codes]
     if "trans" in wanted and any_pairs:
         terms["trans"] = sum(
-            L.translation_loss(pairs_of(xs[j]), model.decode(pairs_of(codes[i]), j), variances[j])
+            L.translation_loss(pairs_of(xs[j]), translated_pairs(i, j), variances[j])
             for i, j in targets
         )
     if "cycle" in wanted:
@@ -140,10 +156,27 @@ def batch_losses(model, xs, paired, weights, *, variances, n_slices=DEFAULTS["n_
         )
     if "dist_cc" in wanted:
         terms["dist_cc"] = sum(
-            L.distributional_concept_loss(*_sampled_axes(codes[i], codes[j], n_slices, generator))
+            _sampled_concept_distance(codes[i], codes[j], n_slices, generator)
             for i, j in targets if i < j
         )
     return terms
+
+
+def _sampled_concept_distance(z_a, z_b, n_axes, generator):
+    """``dist_cc`` on at most ``n_axes`` concept axes drawn among those active in the batch."""
+    if waits_for_device(z_a.device):
+        return L.distributional_concept_loss(*_sampled_axes(z_a, z_b, n_axes, generator))
+    # The same draw without reading the number of active axes: random keys, the inactive
+    # axes' set below every active one, and the top n_axes of them; an inactive axis drawn
+    # (fewer active than n_axes) is left out of the mean.
+    active = (z_a.detach() != 0).any(0) | (z_b.detach() != 0).any(0)
+    keys = host_to_device(torch.rand(active.numel(), generator=generator), z_a.device)
+    axes = torch.topk(torch.where(active, keys, -1.0), min(n_axes, active.numel())).indices
+    valid = active.index_select(0, axes).to(z_a.dtype)
+    a, b = z_a.index_select(1, axes), z_b.index_select(1, axes)
+    a, b = L._standardise(a, b, torch.cat([a, b]))
+    statistic = L.ecf_statistic(a, b)
+    return (statistic * valid).sum() / valid.sum().clamp_min(1.0)
 
 
 def _sampled_axes(z_a, z_b, n_axes, generator):
@@ -163,6 +196,34 @@ def _sampled_axes(z_a, z_b, n_axes, generator):
 
 def _snapshot(model, optimizer):
     return copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict())
+
+
+def _autocast(precision, device):
+    """The context of a step's forward pass: bfloat16 autocast for "bf16"."""
+    if precision == "bf16":
+        return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _matmul_precision(precision):
+    """TensorFloat-32 CUDA matrix products during the run for "tf32"; restored after."""
+    if precision != "tf32":
+        yield
+        return
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(previous)
+
+
+def _new_optimizer(model, plan):
+    # On CUDA one fused kernel updates every parameter (no per-tensor launches).
+    fused = torch.device(plan.device).type == "cuda"
+    return torch.optim.Adam(model.parameters(), lr=plan.learning_rate,
+                            **({"fused": True} if fused else {}))
 
 
 def train_coupled(model, plan, *, optimizer=None, resume=None, callback=None, progress=None):
@@ -191,6 +252,11 @@ def train_coupled(model, plan, *, optimizer=None, resume=None, callback=None, pr
     Divergence (a NaN or infinite loss) and ``KeyboardInterrupt`` stop training, restore the
     weights of the last completed epoch and set ``stop_reason``. With
     ``plan.checkpoint_path``, every completed epoch is checkpointed before ``callback`` runs.
+
+    In a process group (:mod:`skcosae.backend.distributed`), every process runs this with
+    the same plan: rank 0's ``resume`` and weights are taken by all, each step's rows are
+    shared out, gradients and logged losses are averaged, and only rank 0 checkpoints and
+    reports progress.
     """
     model = as_coupled_model(model)
     n_views, n = len(plan.views), plan.n_samples
@@ -203,80 +269,101 @@ def train_coupled(model, plan, *, optimizer=None, resume=None, callback=None, pr
         data = StreamedViews(plan.views, plan.device, pair_index if pair_batch else None)
     else:
         data = DeviceViews(plan.views)
+    parallel = DataParallel.current(plan.device)
+    main = parallel is None or parallel.rank == 0
+    if not main:
+        progress = None
     rng = np.random.default_rng(plan.seed)
     generator = torch.Generator().manual_seed(int(plan.seed))
     if optimizer is None:
-        optimizer = torch.optim.Adam(model.parameters(), lr=plan.learning_rate)
+        optimizer = _new_optimizer(model, plan)
     resume = resume or {}
+    if parallel is not None:
+        resume = parallel.broadcast_object(resume)
     if "model" in resume:
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
         rng.bit_generator.state = resume["numpy_rng"]
         generator.set_state(resume["torch_rng"])
+    if parallel is not None:
+        parallel.broadcast_module(model)
     done, earlier = int(resume.get("epochs", 0)), list(resume.get("history", []))
     result = TrainResult(optimizer=optimizer, n_steps=int(resume.get("steps", 0)))
     usae = model.architecture == "usae"
     weights = dict(plan.weights)
+
+    def averaged(sums):
+        return sums if parallel is None else parallel.mean(sums)
+
     good_state, good_optim = _snapshot(model, optimizer)
     try:
-        for epoch in range(done, plan.max_epochs):
-            buffers = plan_epoch(domain, pair_mask, n_views, plan.batch_size, rng,
-                                 shuffle_rows=plan.shuffle_rows, chunk_rows=plan.chunk_rows,
-                                 pair_batch=pair_batch)
-            sums, n_batches = {}, 0
-            started = time.perf_counter()
-            for xs, step in data.batches(buffers):
-                source = int(rng.integers(n_views)) if usae else None
-                terms = batch_losses(model, xs, step.paired, weights, variances=plan.variances,
-                                     n_slices=plan.n_slices, generator=generator, training=True,
-                                     source_view=source, aux_weight=plan.aux_weight,
-                                     dead_steps=plan.dead_steps)
-                total = sum(weights[name] * value for name, value in terms.items()
-                            if name != "aux")
-                if "aux" in terms:
-                    total = total + plan.aux_weight * terms["aux"]
-                optimizer.zero_grad(set_to_none=True)
-                total.backward()
-                model.after_backward()
-                optimizer.step()
-                model.after_step()
-                result.n_steps += 1
-                n_batches += 1
-                for name, value in terms.items():
-                    sums[name] = sums.get(name, 0.0) + value.detach()
-                sums["total"] = sums.get("total", 0.0) + total.detach()
-                if progress is not None:
-                    progress.update(len(step.paired) - step.n_extra)
-                if n_batches % plan.log_every == 0:
-                    running = float(sums["total"]) / n_batches
-                    if not math.isfinite(running):
-                        raise FloatingPointError(f"loss is {running} in epoch {epoch + 1}")
+        with _matmul_precision(plan.precision):
+            for epoch in range(done, plan.max_epochs):
+                buffers = plan_epoch(domain, pair_mask, n_views, plan.batch_size, rng,
+                                     shuffle_rows=plan.shuffle_rows, chunk_rows=plan.chunk_rows,
+                                     pair_batch=pair_batch)
+                if parallel is not None:
+                    buffers = parallel.shard(buffers)
+                sums, n_batches = {}, 0
+                started = time.perf_counter()
+                for xs, step, step_pairs in data.batches(buffers):
+                    source = int(rng.integers(n_views)) if usae else None
+                    with _autocast(plan.precision, plan.device):
+                        terms = batch_losses(model, xs, step.paired, weights,
+                                             variances=plan.variances, n_slices=plan.n_slices,
+                                             generator=generator, training=True,
+                                             source_view=source, aux_weight=plan.aux_weight,
+                                             dead_steps=plan.dead_steps, pair_index=step_pairs)
+                        total = sum(weights[name] * value for name, value in terms.items()
+                                    if name != "aux")
+                        if "aux" in terms:
+                            total = total + plan.aux_weight * terms["aux"]
+                    optimizer.zero_grad(set_to_none=True)
+                    total.backward()
+                    if parallel is not None:
+                        parallel.average_gradients(model)
+                    model.after_backward()
+                    optimizer.step()
+                    model.after_step()
+                    result.n_steps += 1
+                    n_batches += 1
+                    # On the device: read on the host only every log_every steps.
+                    for name, value in terms.items():
+                        sums[name] = sums.get(name, 0.0) + value.detach()
+                    sums["total"] = sums.get("total", 0.0) + total.detach()
                     if progress is not None:
-                        progress.set_postfix(epoch=epoch + 1, loss=f"{running:.4f}",
-                                             refresh=False)
-            row = {"epoch": epoch + 1,
-                   **{name: float(s) / max(n_batches, 1) for name, s in sums.items()},
-                   "seconds": time.perf_counter() - started}
-            if not all(math.isfinite(v) for v in row.values()):
-                raise FloatingPointError(f"loss is not finite in epoch {epoch + 1}")
-            good_state, good_optim = _snapshot(model, optimizer)
-            result.history.append(row)
-            result.n_epochs += 1
-            if progress is not None:
-                progress.set_postfix(epoch=epoch + 1, loss=f"{row['total']:.4f}")
-            if plan.checkpoint_path is not None:
-                save_checkpoint(plan.checkpoint_path, {
-                    "config": dict(plan.checkpoint_config),
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "numpy_rng": rng.bit_generator.state,
-                    "torch_rng": generator.get_state(),
-                    "epochs": epoch + 1,
-                    "steps": result.n_steps,
-                    "history": earlier + result.history,
-                })
-            if callback is not None:
-                callback(epoch + 1, row)
+                        progress.update(step.epoch_rows)
+                    if n_batches % plan.log_every == 0:
+                        running = float(averaged({"total": sums["total"]})["total"]) / n_batches
+                        if not math.isfinite(running):
+                            raise FloatingPointError(f"loss is {running} in epoch {epoch + 1}")
+                        if progress is not None:
+                            progress.set_postfix(epoch=epoch + 1, loss=f"{running:.4f}",
+                                                 refresh=False)
+                row = {"epoch": epoch + 1,
+                       **{name: float(s) / max(n_batches, 1)
+                          for name, s in averaged(sums).items()},
+                       "seconds": time.perf_counter() - started}
+                if not all(math.isfinite(v) for v in row.values()):
+                    raise FloatingPointError(f"loss is not finite in epoch {epoch + 1}")
+                good_state, good_optim = _snapshot(model, optimizer)
+                result.history.append(row)
+                result.n_epochs += 1
+                if progress is not None:
+                    progress.set_postfix(epoch=epoch + 1, loss=f"{row['total']:.4f}")
+                if plan.checkpoint_path is not None and main:
+                    save_checkpoint(plan.checkpoint_path, {
+                        "config": dict(plan.checkpoint_config),
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "numpy_rng": rng.bit_generator.state,
+                        "torch_rng": generator.get_state(),
+                        "epochs": epoch + 1,
+                        "steps": result.n_steps,
+                        "history": earlier + result.history,
+                    })
+                if callback is not None:
+                    callback(epoch + 1, row)
     except FloatingPointError:
         result.stop_reason = "diverged"
     except KeyboardInterrupt:
