@@ -39,9 +39,12 @@ def _by_activation(Z):
     concept and no copy beside the codes.
     """
     Z = Z.tocsc(copy=True)
-    columns = np.repeat(np.arange(Z.shape[1]), np.diff(Z.indptr))
-    # A stable sort: tied activations keep their order by row.
-    order = np.lexsort((Z.data, columns))
+    # Sort by activation, then (stably) by column: tied activations keep their order by row.
+    # The columns sort as the smallest integer type, which numpy sorts by radix.
+    by_value = np.argsort(Z.data, kind="stable")
+    column_type = np.min_scalar_type(max(Z.shape[1] - 1, 0))
+    columns = np.repeat(np.arange(Z.shape[1], dtype=column_type), np.diff(Z.indptr))
+    order = by_value[np.argsort(columns[by_value], kind="stable")]
     Z.data, Z.indices = Z.data[order], Z.indices[order]
     Z.has_sorted_indices = False
     return Z
