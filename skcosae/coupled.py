@@ -135,8 +135,7 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
     n_slices : int, default=32
         Random directions per step of the sliced ``dist_trans`` term, and active concept
         axes drawn per step for ``dist_cc`` (an unbiased estimate of its mean over axes).
-        The distributional terms dominate a step's cost: 64 slices make the default fit
-        about 40% slower.
+        The distributional terms dominate a step's cost, which grows with ``n_slices``.
     sparse_output : bool, default=False
         Return codes from :meth:`transform` as scipy.sparse CSR float32 matrices (about
         ``8 * k`` bytes per row instead of ``8 * n_concepts``); :meth:`inverse_transform`,

@@ -184,8 +184,8 @@ def _sampled_axes(z_a, z_b, n_axes, generator):
 
     ``dist_cc`` is a mean over the axes active in the batch; a uniform draw of them is an
     unbiased estimate at a bounded cost (a batch of 256 rows with k=8 activates most of 512
-    axes, and the ECF over all of them took 6 times the rest of a CoSAE step), just as
-    ``dist_trans`` draws ``n_slices`` random directions.
+    axes, and the ECF over all of them costs several times the rest of a CoSAE step), just
+    as ``dist_trans`` draws ``n_slices`` random directions.
     """
     active = torch.nonzero((z_a.detach() != 0).any(0) | (z_b.detach() != 0).any(0)).flatten()
     if len(active) > n_axes:
