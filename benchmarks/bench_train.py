@@ -7,7 +7,16 @@ Prints a markdown table of rows per second, warm-up excluded:
 - ``overcomplete``: ``overcomplete.sae.BatchTopKSAE`` trained by ``overcomplete.sae.train_sae``
   (version 0.3.0, the library the paper names), when it is importable;
 - ``skcosae``: ``CoupledSAE`` on 2 views of the same width, with ``rec`` alone and with
-  ``rec + trans + cc`` (every row paired).
+  ``rec + trans + cc`` (every row paired); ``--losses cosae`` adds the CoSAE recipe (every
+  term but ``cycle``).
+
+``--precision`` sets the arithmetic of every trainer: ``bf16`` runs the plain loop and
+overcomplete under bfloat16 autocast and passes ``precision="bf16"`` to CoupledSAE; ``tf32``
+(CUDA) lets float32 matrix products use TensorFloat-32. On CUDA the script also measures
+the bf16 rate of ``torch.matmul`` at the encoder's shapes (batch x d times d x m) and
+reports, for each trainer, the fraction of that roofline it reaches if a step cost only
+its dense encoder products (``2 * batch * d * m`` FLOP per view). ``--widths`` trains
+CoupledSAE alone on views of those widths (e.g. the paper's 768 768 1152).
 
 "per-view rows/s" counts each view's rows: a 2-view model that sees 10k rows/s does the
 work of 20k single-view rows/s. The plain loop and overcomplete get the same float32 tensors
@@ -29,6 +38,7 @@ Run ``python benchmarks/bench_train.py --help`` for the sizes and the device.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import platform
@@ -50,15 +60,22 @@ def _batches(x, batch_size, generator):
     return [x[order[s:s + batch_size]] for s in range(0, x.shape[0], batch_size)]
 
 
-def _prepared(run_epoch, device):
+def _precision_context(precision, device):
+    """The plain loop's and overcomplete's arithmetic for ``--precision``."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _prepared(run_epoch, device, warmup_rows=None):
     """Warm up (allocator, kernels, lazily built state), then return a timer of ``epochs``."""
-    run_epoch()
+    run_epoch(warmup_rows)
 
     def timed(epochs):
         _sync(device)
         start = time.perf_counter()
         for _ in range(epochs):
-            run_epoch()
+            run_epoch(None)
         _sync(device)
         wall = time.perf_counter() - start
         return wall, wall
@@ -67,7 +84,7 @@ def _prepared(run_epoch, device):
 
 
 # ---------------------------------------------------------------------------- plain torch
-def bench_plain(x, m, k, batch_size, lr, device):
+def bench_plain(x, m, k, batch_size, lr, device, precision="float32", warmup_rows=None):
     n, d = x.shape
     g = torch.Generator().manual_seed(0)
     atoms = torch.randn(d, m, generator=g)
@@ -78,20 +95,21 @@ def bench_plain(x, m, k, batch_size, lr, device):
     b_dec = x.mean(0).detach().clone().requires_grad_()
     opt = torch.optim.Adam([W_enc, b_enc, W_dec, b_dec], lr=lr)
 
-    def epoch():
-        for xb in _batches(x, batch_size, g):
-            acts = torch.relu((xb - b_dec) @ W_enc.T + b_enc)
-            flat = acts.flatten()
-            top = torch.topk(flat, k * xb.shape[0], sorted=False)
-            z = torch.zeros_like(flat).scatter(0, top.indices, top.values).view_as(acts)
-            loss = ((xb - (z @ W_dec.T + b_dec)) ** 2).sum(1).mean()
+    def epoch(rows):
+        for xb in _batches(x[:rows], batch_size, g):
+            with _precision_context(precision, device):
+                acts = torch.relu((xb - b_dec) @ W_enc.T + b_enc)
+                flat = acts.flatten()
+                top = torch.topk(flat, k * xb.shape[0], sorted=False)
+                z = torch.zeros_like(flat).scatter(0, top.indices, top.values).view_as(acts)
+                loss = ((xb - (z @ W_dec.T + b_dec)) ** 2).sum(1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             with torch.no_grad():
                 W_dec.div_(W_dec.norm(dim=0, keepdim=True))
 
-    return _prepared(epoch, device)
+    return _prepared(epoch, device, warmup_rows)
 
 
 # --------------------------------------------------------------------------- overcomplete
@@ -114,7 +132,8 @@ def _import_overcomplete_sae():
         return None, f"not importable ({type(exc).__name__}: {exc})"
 
 
-def bench_overcomplete(sae_module, x, m, k, batch_size, lr, device, monitoring=0):
+def bench_overcomplete(sae_module, x, m, k, batch_size, lr, device, monitoring=0,
+                       precision="float32", warmup_rows=None):
     n, d = x.shape
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
@@ -125,34 +144,53 @@ def bench_overcomplete(sae_module, x, m, k, batch_size, lr, device, monitoring=0
     def criterion(x, x_hat, pre_codes, codes, dictionary):
         return ((x - x_hat) ** 2).sum(1).mean()
 
-    def epoch():
+    def epoch(rows):
         # monitoring=0 (no per-step R^2 or logging) is overcomplete's fastest setting.
-        sae_module.train_sae(model, _batches(x, batch_size, g), criterion, opt, nb_epochs=1,
-                             monitoring=monitoring, device=str(device))
+        with _precision_context(precision, device):
+            sae_module.train_sae(model, _batches(x[:rows], batch_size, g), criterion, opt,
+                                 nb_epochs=1, monitoring=monitoring, device=str(device))
 
-    return _prepared(epoch, device)
+    return _prepared(epoch, device, warmup_rows)
 
 
 # -------------------------------------------------------------------------------- skcosae
-def bench_skcosae(views, m, k, batch_size, lr, device, losses):
-    """A timer of ``epochs`` more epochs of ``CoupledSAE.fit``, after a one-epoch warm-up fit.
+@contextlib.contextmanager
+def _products(dense):
+    """CoupledSAE with dense products with the codes (``dense``), or its default kernels."""
+    import skcosae.backend.sae as sae
+
+    kept = sae.SPARSE_CODES_MAX_DENSITY
+    sae.SPARSE_CODES_MAX_DENSITY = 0.0 if dense else kept
+    try:
+        yield
+    finally:
+        sae.SPARSE_CODES_MAX_DENSITY = kept
+
+
+def bench_skcosae(host, m, k, batch_size, lr, device, losses, precision="float32",
+                  warmup_rows=None, dense_products=False):
+    """A timer of ``epochs`` more epochs of ``CoupledSAE.fit``, after a one-epoch warm-up fit
+    (on the first ``warmup_rows`` rows, when given).
 
     The timed call is a warm-started ``fit``, so it includes what ``fit`` does around the
     epochs (input validation, the dead-concept count over the training rows).
+    ``dense_products`` makes every product with the codes dense (the sparse kernels off).
     """
     from skcosae import CoupledSAE
 
-    host = [v.cpu().numpy() for v in views]
     est = CoupledSAE(n_concepts=m, k=k, losses=losses, batch_size=batch_size, max_epochs=1,
-                     learning_rate=lr, device=str(device), random_state=0)
-    est.fit(host)
+                     learning_rate=lr, device=str(device), precision=precision,
+                     random_state=0)
+    with _products(dense_products):
+        est.fit([h[:warmup_rows] for h in host])
 
     def timed(epochs):
         est.set_params(warm_start=True, max_epochs=epochs)
         done = len(est.history_)
         _sync(device)
         start = time.perf_counter()
-        est.fit(host)
+        with _products(dense_products):
+            est.fit(host)
         _sync(device)
         wall = time.perf_counter() - start
         # The loop's own per-epoch clock, when history_ records one: the epochs alone.
@@ -160,6 +198,50 @@ def bench_skcosae(views, m, k, batch_size, lr, device, losses):
         return wall, (None if seconds is None else float(seconds.iloc[done:].sum()))
 
     return timed
+
+
+def _synthetic_views(n, widths, m, device, seed=0):
+    """Views of one synthetic law: sparse codes through a random dictionary per view.
+
+    The codes are ``relu(N(0, 1) - 2)`` over ``m`` concepts; at most 2**27 code entries are
+    drawn at once (on the device), so that a million rows of thousands of concepts fit.
+    """
+    g = torch.Generator().manual_seed(seed)
+    if n * m <= 2**27:  # the CPU default's data, drawn as they always were
+        codes = torch.relu(torch.randn(n, m, generator=g) - 2.0)
+        views = [(codes @ torch.randn(m, d, generator=g) / np.sqrt(m)).to(device)
+                 for d in widths]
+    else:
+        maps = [(torch.randn(m, d, generator=g) / np.sqrt(m)).to(device) for d in widths]
+        views = [torch.empty(n, d, device=device) for d in widths]
+        draw = torch.Generator(device=device).manual_seed(seed)
+        step = max(1, 2**27 // m)
+        for start in range(0, n, step):
+            rows = min(step, n - start)
+            codes = torch.relu(torch.randn(rows, m, generator=draw, device=device) - 2.0)
+            for view, dictionary in zip(views, maps):
+                view[start:start + rows] = codes @ dictionary
+    for v in views:
+        v.sub_(v.mean(0)).div_(v.std())
+    return views
+
+
+def matmul_rate(batch_size, d, m, device, dtype=torch.bfloat16, repeats=20):
+    """FLOP/s of ``torch.matmul`` of a (batch, d) by a (d, m) matrix on ``device``."""
+    a = torch.randn(batch_size, d, device=device, dtype=dtype)
+    b = torch.randn(d, m, device=device, dtype=dtype)
+    for _ in range(3):
+        torch.matmul(a, b)
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        torch.matmul(a, b)
+    _sync(device)
+    return 2.0 * batch_size * d * m * repeats / (time.perf_counter() - start)
+
+
+RECIPES = {"rec": {"rec": 1.0}, "rec+trans+cc": {"rec": 1.0, "trans": 1.0, "cc": 1.0},
+           "cosae": None}
 
 
 def _load():
@@ -181,6 +263,16 @@ def main(argv=None):
                         help="timed runs per trainer, interleaved; the fastest is reported")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--precision", default="float32", choices=["float32", "tf32", "bf16"])
+    parser.add_argument("--losses", nargs="+", default=["rec", "rec+trans+cc"],
+                        choices=sorted(RECIPES), help="CoupledSAE's recipes (cosae: None)")
+    parser.add_argument("--widths", type=int, nargs="+", default=None,
+                        help="train CoupledSAE alone on views of these widths")
+    parser.add_argument("--warmup-rows", type=int, default=None,
+                        help="rows of the untimed warm-up epoch (default: all)")
+    parser.add_argument("--dense-products", action="store_true",
+                        help="add a CoupledSAE row of the first recipe with dense products "
+                             "with the codes")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--overcomplete-monitoring", type=int, default=0, choices=[0, 1, 2],
                         help="train_sae's monitoring level (its default is 1)")
@@ -190,15 +282,16 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    if args.precision == "tf32":
+        torch.set_float32_matmul_precision("high")
+    widths = args.widths or [args.d, args.d]
+    if args.widths:
+        args.skip = sorted(set(args.skip) | {"plain", "overcomplete"})
 
-    # Two views of one synthetic law: sparse codes through two random dictionaries.
-    g = torch.Generator().manual_seed(0)
-    codes = torch.relu(torch.randn(args.n, args.m, generator=g) - 2.0)
-    views = [(codes @ torch.randn(args.m, args.d, generator=g) / np.sqrt(args.m)).to(device)
-             for _ in range(2)]
-    for v in views:
-        v.sub_(v.mean(0)).div_(v.std())
-    common = dict(m=args.m, k=args.k, batch_size=args.batch_size, lr=args.lr, device=device)
+    # Views of one synthetic law: sparse codes through a random dictionary per view.
+    views = _synthetic_views(args.n, widths, args.m, device)
+    common = dict(m=args.m, k=args.k, batch_size=args.batch_size, lr=args.lr, device=device,
+                  precision=args.precision, warmup_rows=args.warmup_rows)
 
     # (trainer, views, losses, timer or a reason it is absent)
     trainers = []
@@ -216,11 +309,22 @@ def main(argv=None):
         try:
             from skcosae import CoupledSAE  # noqa: F401
         except ImportError as exc:
-            trainers.append(("skcosae CoupledSAE", 2, "rec", f"not importable ({exc})"))
+            trainers.append(("skcosae CoupledSAE", len(views), "rec", f"not importable ({exc})"))
         else:
-            for losses in ({"rec": 1.0}, {"rec": 1.0, "trans": 1.0, "cc": 1.0}):
-                trainers.append(("skcosae CoupledSAE", 2, " + ".join(losses),
-                                 bench_skcosae(views, losses=losses, **common)))
+            host = [v.cpu().numpy() for v in views]
+            for recipe in args.losses:
+                losses = RECIPES[recipe]
+                label = "CoSAE recipe" if losses is None else " + ".join(losses)
+                trainers.append(("skcosae CoupledSAE", len(views), label,
+                                 bench_skcosae(host, losses=losses, **common)))
+                if args.dense_products and recipe == args.losses[0]:
+                    trainers.append(("skcosae CoupledSAE, dense products", len(views), label,
+                                     bench_skcosae(host, losses=losses, dense_products=True,
+                                                   **common)))
+    rate = None
+    if device.type == "cuda":
+        rate = matmul_rate(args.batch_size, args.d if not args.widths else max(widths),
+                           args.m, device)
 
     # Interleaved runs, so a burst of load from other processes hits every trainer alike.
     best, best_epochs = {}, {}
@@ -244,17 +348,30 @@ def main(argv=None):
     over = next((per_view(key, 1) for key in best if key[0].startswith("overcomplete")), None)
     rec_alone = best.get(("skcosae CoupledSAE", "rec"))
 
-    print(f"\nn={args.n}, d={args.d}, m={args.m}, k={args.k}, batch={args.batch_size}; "
-          f"fastest of {args.repeats} interleaved runs of {args.epochs} epochs, after 1 "
-          f"warm-up epoch each; device={device}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, {platform.machine()}; "
+    hardware = platform.machine()
+    if device.type == "cuda":
+        hardware = torch.cuda.get_device_name(device)
+    warmup = "1 warm-up epoch" if args.warmup_rows is None else \
+        f"a warm-up epoch of {args.warmup_rows} rows"
+    print(f"\nn={args.n}, widths={widths}, m={args.m}, k={args.k}, batch={args.batch_size}, "
+          f"precision={args.precision}; fastest of {args.repeats} interleaved runs of "
+          f"{args.epochs} epochs, after {warmup} each; device={device}, torch "
+          f"{torch.__version__}, {torch.get_num_threads()} threads, {hardware}; "
           f"load average after: {_load()}\n")
+    roofline_header = roofline_rule = ""
+    if rate is not None:
+        print(f"bf16 torch.matmul ({args.batch_size} x {max(widths)}) @ ({max(widths)} x "
+              f"{args.m}): {rate / 1e12:.0f} TFLOP/s; the roofline is one dense encoder "
+              f"product per view and step at that rate ({rate / (2 * widths[0] * args.m):,.0f} "
+              f"rows/s of a view of width {widths[0]})\n")
+        roofline_header, roofline_rule = " roofline, epochs alone |", "---|"
     print("| trainer | views | losses | rows/s | per-view rows/s | vs plain | vs overcomplete |"
-          " time vs rec alone | per-view rows/s, epochs alone | vs plain |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          " time vs rec alone | per-view rows/s, epochs alone | vs plain |" + roofline_header)
+    print("|---|---|---|---|---|---|---|---|---|---|" + roofline_rule)
     for name, n_views, losses, timer in trainers:
         if not callable(timer):
-            print(f"| {name} | {n_views} | {losses} | {timer} | | | | | | |")
+            print(f"| {name} | {n_views} | {losses} | {timer} | | | | | | |"
+                  + (" |" if rate is not None else ""))
             continue
         pv = per_view((name, losses), n_views)
         vs_plain = f"{pv / plain:.2f}x" if plain else ""
@@ -266,8 +383,19 @@ def main(argv=None):
         inner_cols = "| "
         if inner is not None and name.startswith("skcosae"):
             inner_cols = f"{inner:,.0f} | " + (f"{inner / plain:.2f}x" if plain else "")
+        roofline = ""
+        if rate is not None:
+            # A plain loop's epochs are its whole timed run; it trains the first view.
+            epochs_alone = inner if name.startswith("skcosae") else pv
+            trained = widths if name.startswith("skcosae") else widths[:1]
+            flop_per_row = 2 * args.m * sum(trained)
+            roofline = f" {epochs_alone / n_views * flop_per_row / rate:.0%} |"
         print(f"| {name} | {n_views} | {losses} | {pv / n_views:,.0f} | {pv:,.0f} | "
-              f"{vs_plain} | {vs_over} | {vs_rec} | {inner_cols} |")
+              f"{vs_plain} | {vs_over} | {vs_rec} | {inner_cols} |{roofline}")
+    for (name, losses), seconds in best_epochs.items():
+        print(f"\n{name} [{losses}]: one epoch of {args.n:,} rows in "
+              f"{seconds / args.epochs:.1f} s (epochs alone), "
+              f"{best[name, losses] / args.epochs:.1f} s per epoch of the whole fit")
 
 if __name__ == "__main__":
     main()

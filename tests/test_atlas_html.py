@@ -4,8 +4,10 @@ in a real Chromium)."""
 import base64
 import json
 import struct
+import sys
 import zlib
 from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,3 +175,13 @@ def test_page_parameters_are_checked(atlas, tmp_path):
         atlas.to_html(tmp_path / "x.html", n_examples=0)
     with pytest.raises(ValueError, match="page_size"):
         atlas.to_html(tmp_path / "x.html", page_size=-1)
+
+
+def test_page_builds_without_matplotlib_and_plots_say_what_they_need(atlas, tmp_path,
+                                                                      monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    path = atlas.to_html(tmp_path / "atlas.html")
+    assert len(_read(Path(path)).scripts) == 2
+    with pytest.raises(ImportError, match=r"skcosae\[plot\]"):
+        atlas.plot()

@@ -76,19 +76,36 @@ class ConceptAtlas:
         The distinct labels, when ``labels`` were given.
     label_shares : ndarray of shape (n_concepts, n_classes) or None
         Share of each concept's activation mass on the rows of each label.
+    examples : sequence or None
+        The item shown for each row, when ``examples`` were given.
     min_correlation, dead_frequency : float
         The thresholds of the ``kind`` rule.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skcosae import CoupledSAE
+    >>> from skcosae.atlas import concept_atlas
+    >>> from skcosae.datasets import make_platonic
+    >>> Xs, y, truth = make_platonic(n_samples=500, view_dims=16, random_state=0)
+    >>> sae = CoupledSAE(n_concepts=32, k=4, max_epochs=2, random_state=0).fit(Xs)
+    >>> atlas = concept_atlas(sae, Xs, labels=y)
+    >>> atlas
+    ConceptAtlas(32 concepts of views [0, 1] over 500 rows: ... shared, ... private, ... dead)
+    >>> page = atlas.to_html(Path(tempfile.mkdtemp()) / "atlas.html")
+    >>> Path(page).read_text().startswith("<!DOCTYPE html>")
+    True
     """
 
-    def __init__(self, codes, view_names, *, table, label_shares=None, labels=None,
-                 examples=None, min_correlation=0.5, dead_frequency=0.0):
+    def __init__(self, codes, view_names, *, table, label_association=None, examples=None,
+                 min_correlation=0.5, dead_frequency=0.0):
         self.codes = [_by_activation(Z) for Z in codes]
         self.view_names = list(view_names)
         self.n_samples, self.n_concepts = self.codes[0].shape
         self.table = table
-        self.labels = labels
         self.examples = examples
-        self.label_classes, self.label_shares = label_shares if label_shares else (None, None)
+        self.label_classes, self.label_shares = label_association or (None, None)
         self.min_correlation = min_correlation
         self.dead_frequency = dead_frequency
 
@@ -380,9 +397,9 @@ def concept_atlas(estimator, X=None, *, codes=None, labels=None, examples=None, 
         if paired.all():
             paired = None
     dictionaries = getattr(estimator, "dictionaries_", None)
-    table, shares = build_table(codes, names, dictionaries=dictionaries, paired=paired,
-                                labels=labels, min_correlation=min_correlation,
-                                dead_frequency=dead_frequency)
-    return ConceptAtlas(codes, names, table=table, label_shares=shares, labels=labels,
+    table, association = build_table(codes, names, dictionaries=dictionaries, paired=paired,
+                                     labels=labels, min_correlation=min_correlation,
+                                     dead_frequency=dead_frequency)
+    return ConceptAtlas(codes, names, table=table, label_association=association,
                         examples=examples, min_correlation=min_correlation,
                         dead_frequency=dead_frequency)

@@ -12,7 +12,7 @@ KIND_COLOURS = {"shared": "#1b9e77", "private": "#d95f02", "dead": "#999999"}
 def _pyplot():
     try:
         import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
+    except ImportError as exc:
         raise ImportError(
             "The atlas plots need matplotlib: pip install 'skcosae[plot]'. The HTML page "
             "(atlas.to_html) needs no matplotlib."

@@ -107,8 +107,8 @@ def _nearest(Zi, Zj, concepts, moments_i, moments_j, block_entries):
 def label_shares(codes, labels):
     """Share of each concept's activation mass (|z|, all views) on the rows of each label.
 
-    Returns the classes and an (n_concepts, n_classes) array whose rows sum to 1 (NaN for
-    a concept with no mass).
+    Returns the classes, an (n_concepts, n_classes) array whose rows sum to 1 (NaN for a
+    concept with no mass) and each class's share of the rows.
     """
     classes, index = np.unique(np.asarray(labels), return_inverse=True)
     onehot = sp.csr_matrix((np.ones(len(index)), (np.arange(len(index)), index)),
@@ -116,7 +116,8 @@ def label_shares(codes, labels):
     mass = sum(np.asarray((abs(Z).T @ onehot).todense(), dtype=np.float64) for Z in codes)
     total = mass.sum(1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return classes, np.where(total > 0, mass / total, np.nan)
+        shares = np.where(total > 0, mass / total, np.nan)
+    return classes, shares, np.bincount(index, minlength=len(classes)) / len(index)
 
 
 def build_table(codes, view_names, *, dictionaries=None, paired=None, labels=None,
@@ -130,8 +131,8 @@ def build_table(codes, view_names, *, dictionaries=None, paired=None, labels=Non
     names = [str(v) for v in view_names]
     columns = {}
     energy = []
-    for name, Z in zip(names, codes):
-        count, mean, std = _moments(Z)
+    moments = [_moments(Z) for Z in codes]
+    for name, Z, (count, mean, std) in zip(names, codes, moments):
         columns[f"frequency_{name}"] = count / n
         with np.errstate(divide="ignore", invalid="ignore"):
             columns[f"mean_activation_{name}"] = np.where(count > 0, mean * n / count, np.nan)
@@ -141,12 +142,15 @@ def build_table(codes, view_names, *, dictionaries=None, paired=None, labels=Non
     for name, D in zip(names, dictionaries if dictionaries is not None else [None] * len(names)):
         columns[f"atom_norm_{name}"] = (np.linalg.norm(np.asarray(D, dtype=np.float64), axis=1)
                                         if D is not None else np.full(m, np.nan))
-    paired_codes = codes if paired is None else [Z[paired] for Z in codes]
-    moments = [_moments(Z) for Z in paired_codes]
+    paired_codes, paired_moments = codes, moments
+    if paired is not None:
+        paired_codes = [Z[paired] for Z in codes]
+        paired_moments = [_moments(Z) for Z in paired_codes]
     live = np.stack([columns[f"frequency_{name}"] > dead_frequency for name in names])
     agreement = np.full(m, -np.inf)
     for i, j in combinations(range(len(names)), 2):
-        jaccard, corr = _pair_statistics(paired_codes[i], paired_codes[j], moments[i], moments[j])
+        jaccard, corr = _pair_statistics(paired_codes[i], paired_codes[j],
+                                         paired_moments[i], paired_moments[j])
         columns[f"jaccard_{names[i]}_{names[j]}"] = jaccard
         columns[f"correlation_{names[i]}_{names[j]}"] = corr
         agreement = np.where(live[i] & live[j], np.maximum(agreement, corr), agreement)
@@ -177,23 +181,22 @@ def build_table(codes, view_names, *, dictionaries=None, paired=None, labels=Non
             if j not in by_column:
                 by_column[j] = paired_codes[j].tocsc()
             nearest[mine], nearest_corr[mine] = _nearest(
-                by_column[j], paired_codes[i], mine, moments[j], moments[i], block_entries)
+                by_column[j], paired_codes[i], mine, paired_moments[j], paired_moments[i],
+                block_entries)
         table[f"nearest_{name}"] = pd.array(np.where(nearest >= 0, nearest, None), dtype="Int64")
         table[f"nearest_correlation_{name}"] = nearest_corr
 
-    shares = None
+    association = None
     if labels is not None:
-        classes, shares = label_shares(codes, labels)
+        classes, shares, base_rate = label_shares(codes, labels)
         best = np.nan_to_num(shares, nan=-1.0).argmax(1)
         has_mass = np.isfinite(shares).all(1)
-        base_rate = np.bincount(np.unique(np.asarray(labels), return_inverse=True)[1],
-                                minlength=len(classes)) / n
         table["label"] = pd.Series(np.where(has_mass, classes[best].astype(object), None),
                                    dtype=object)
         table["label_share"] = np.where(has_mass, shares[np.arange(m), best], np.nan)
         table["label_lift"] = table["label_share"].to_numpy() / base_rate[best]
-        shares = (classes, shares)
+        association = (classes, shares)
     # What a reader looks at first: the verdict, then the evidence.
     first = ["kind", "view", "agreement"] + [c for c in ("label", "label_share", "label_lift")
                                              if c in table]
-    return table[first + [c for c in table.columns if c not in first]], shares
+    return table[first + [c for c in table.columns if c not in first]], association
