@@ -284,6 +284,42 @@ def table(name, view_names, n_rows, results, args):
     return "\n".join(lines)
 
 
+def plot_curves(curves, path):
+    """S_align against the anchor fraction (log scale), one panel per data set.
+
+    ``curves``: data set name -> {(fraction, recipe): list of per-seed rows (S_align first)}.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4), squeeze=False)
+    for ax, (name, results) in zip(axes[0], curves.items()):
+        for recipe in RECIPES:
+            points = sorted((f, np.mean([row[0] for row in v]), np.std([row[0] for row in v]))
+                            for (f, r), v in results.items() if r == recipe)
+            if not points:
+                continue
+            if recipe not in ("paired", "cosae") and (1.0, "cosae") in results:
+                # With every row paired there is nothing to pseudo-pair: the CoSAE fit.
+                full = results[(1.0, "cosae")]
+                points.append((1.0, np.mean([row[0] for row in full]),
+                               np.std([row[0] for row in full])))
+            f, mean, spread = map(np.asarray, zip(*points))
+            ax.errorbar(f, mean, yerr=spread, marker="o", capsize=3, label=recipe)
+        ax.set_xscale("log")
+        ax.set_xlabel("fraction of rows paired (anchors)")
+        ax.set_ylabel("held-out S_align")
+        ax.set_title(name)
+        ax.set_ylim(-0.02, 0.8)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["bbc", "mfeat"],
@@ -300,12 +336,17 @@ def main():
     parser.add_argument("--wordnet-rows", type=int, default=None,
                         help="use the first N rows of the WordNet build (a uniform sample)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--figure", help="save the S_align curves to this image file")
     args = parser.parse_args()
+    curves = {}
     for name in args.datasets:
         view_names, n_rows, results = run(name, args)
+        curves[name] = results
         print()
         print(table(name, view_names, n_rows, results, args))
         print(flush=True)
+    if args.figure:
+        plot_curves(curves, args.figure)
 
 
 if __name__ == "__main__":
