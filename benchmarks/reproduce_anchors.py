@@ -240,8 +240,8 @@ def run(name, args):
             anchors = anchors_for(fraction, n_train, seed)
             Xb, where = shuffle_unpaired(train[1], anchors, seed)
             for recipe in args.recipes:
-                if fraction == 1 and recipe != "cosae" and recipe != "paired":
-                    continue
+                if fraction == 1 and recipe not in ("paired", "cosae"):
+                    continue  # every row paired: nothing to pseudo-pair or initialise
                 start = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)
@@ -249,8 +249,7 @@ def run(name, args):
                 fit_s = time.perf_counter() - start
                 if sae is None:
                     continue
-                report = intervencha_report(sae, test, y_test, cv=args.cv,
-                                            metrics=None, random_state=seed)
+                report = intervencha_report(sae, test, y_test, cv=args.cv, random_state=seed)
                 pseudo = pseudo_pair_quality(rows, where, y_train)
                 key = (fraction, recipe)
                 results.setdefault(key, []).append(
@@ -266,10 +265,10 @@ def run(name, args):
 def table(name, view_names, n_rows, results, args):
     full = [v for (f, r), v in results.items() if f == 1 and r == "cosae"]
     reference = np.mean([row[0] for row in full[0]]) if full else np.nan
-    lines = [f"### {name}: views {view_names}, {n_rows} rows ({1 - args.test_size:.0%} "
-             f"fitted, held-out rows scored), seeds {args.seeds}, {args.max_epochs} epochs",
-             "", "| anchors | pairs | recipe | S_align | / fully paired | S_trans | S_cc | "
-             "pseudo-pairs (exact / same label) | fit s |",
+    lines = [(f"### {name}: views {view_names}, {n_rows} rows ({1 - args.test_size:.0%} "
+              f"fitted, held-out rows scored), seeds {args.seeds}, {args.max_epochs} epochs"),
+             "", ("| anchors | pairs | recipe | S_align | / fully paired | S_trans | S_cc | "
+                  "pseudo-pairs (exact / same label) | fit s |"),
              "|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     for (fraction, recipe), values in sorted(results.items(), key=lambda kv: (-kv[0][0],
                                                                                RECIPES.index(kv[0][1]))):
