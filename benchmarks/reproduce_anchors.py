@@ -241,8 +241,8 @@ def run(name, args):
             anchors = anchors_for(fraction, n_train, seed)
             Xb, where = shuffle_unpaired(train[1], anchors, seed)
             for recipe in args.recipes:
-                if fraction == 1 and recipe != "cosae" and recipe != "paired":
-                    continue
+                if fraction == 1 and recipe not in ("paired", "cosae"):
+                    continue  # every row paired: nothing to pseudo-pair or initialise
                 start = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)
@@ -250,8 +250,7 @@ def run(name, args):
                 fit_s = time.perf_counter() - start
                 if sae is None:
                     continue
-                report = intervencha_report(sae, test, y_test, cv=args.cv,
-                                            metrics=None, random_state=seed)
+                report = intervencha_report(sae, test, y_test, cv=args.cv, random_state=seed)
                 pseudo = pseudo_pair_quality(rows, where, y_train)
                 key = (fraction, recipe)
                 results.setdefault(key, []).append(
@@ -267,10 +266,10 @@ def run(name, args):
 def table(name, view_names, n_rows, results, args):
     full = [v for (f, r), v in results.items() if f == 1 and r == "cosae"]
     reference = np.mean([row[0] for row in full[0]]) if full else np.nan
-    lines = [f"### {name}: views {view_names}, {n_rows} rows ({1 - args.test_size:.0%} "
-             f"fitted, held-out rows scored), seeds {args.seeds}, {args.max_epochs} epochs",
-             "", "| anchors | pairs | recipe | S_align | / fully paired | S_trans | S_cc | "
-             "pseudo-pairs (exact / same label) | fit s |",
+    lines = [(f"### {name}: views {view_names}, {n_rows} rows ({1 - args.test_size:.0%} "
+              f"fitted, held-out rows scored), seeds {args.seeds}, {args.max_epochs} epochs"),
+             "", ("| anchors | pairs | recipe | S_align | / fully paired | S_trans | S_cc | "
+                  "pseudo-pairs (exact / same label) | fit s |"),
              "|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     for (fraction, recipe), values in sorted(results.items(), key=lambda kv: (-kv[0][0],
                                                                                RECIPES.index(kv[0][1]))):
@@ -283,6 +282,42 @@ def table(name, view_names, n_rows, results, args):
                      f"{mean[0] / reference:.2f} | {pm[1]} | {pm[2]} | {pseudo} | "
                      f"{mean[3]:.1f} |")
     return "\n".join(lines)
+
+
+def plot_curves(curves, path):
+    """S_align against the anchor fraction (log scale), one panel per data set.
+
+    ``curves``: data set name -> {(fraction, recipe): list of per-seed rows (S_align first)}.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4), squeeze=False)
+    for ax, (name, results) in zip(axes[0], curves.items()):
+        for recipe in RECIPES:
+            points = sorted((f, np.mean([row[0] for row in v]), np.std([row[0] for row in v]))
+                            for (f, r), v in results.items() if r == recipe)
+            if not points:
+                continue
+            if recipe not in ("paired", "cosae") and (1.0, "cosae") in results:
+                # With every row paired there is nothing to pseudo-pair: the CoSAE fit.
+                full = results[(1.0, "cosae")]
+                points.append((1.0, np.mean([row[0] for row in full]),
+                               np.std([row[0] for row in full])))
+            f, mean, spread = map(np.asarray, zip(*points))
+            ax.errorbar(f, mean, yerr=spread, marker="o", capsize=3, label=recipe)
+        ax.set_xscale("log")
+        ax.set_xlabel("fraction of rows paired (anchors)")
+        ax.set_ylabel("held-out S_align")
+        ax.set_title(name)
+        ax.set_ylim(-0.02, 0.8)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main():
@@ -301,12 +336,17 @@ def main():
     parser.add_argument("--wordnet-rows", type=int, default=None,
                         help="use the first N rows of the WordNet build (a uniform sample)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--figure", help="save the S_align curves to this image file")
     args = parser.parse_args()
+    curves = {}
     for name in args.datasets:
         view_names, n_rows, results = run(name, args)
+        curves[name] = results
         print()
         print(table(name, view_names, n_rows, results, args))
         print(flush=True)
+    if args.figure:
+        plot_curves(curves, args.figure)
 
 
 if __name__ == "__main__":

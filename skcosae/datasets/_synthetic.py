@@ -137,8 +137,9 @@ def make_platonic(
     on average rather than exactly (a row may have none; its label is then 0). An active
     concept takes the value ``r^-b |g|``, ``g ~ N(0, 1)``: its magnitudes follow the same
     law scaled by a power of its rank. Frequent concepts are thus also the strong ones, and
-    no two concepts share a law, so matching the laws of the codes of two views can tell the
-    concepts apart (:doc:`/results`). ``truth.frequencies`` and
+    no two concepts share a law, so matching the laws of the codes of two views could in
+    principle tell the concepts apart (whether training does is measured in :doc:`/results`);
+    the classes are no longer balanced. ``truth.frequencies`` and
     ``truth.magnitude_scales`` give ``p`` and ``r^-b`` of each concept. With both exponents
     0 (the default) the generator is the exchangeable one above, draw for draw.
 

@@ -11,7 +11,7 @@ import numpy as np
 from .._compat import StrOptions, validate_params
 from ._real import _finish, _read_npz, _select
 
-__all__ = ["get_data_home", "fetch_wordnet_glosses"]
+__all__ = ["fetch_wordnet_glosses", "get_data_home"]
 
 _FOLDER = "wordnet_glosses"
 _SAMPLE_FILE = "wordnet_glosses_sample.npz"
