@@ -230,7 +230,11 @@ def test_cuda_fit_pickles_and_encodes_the_same_on_a_cpu_only_process(tmp_path):
         np.save({str(tmp_path / "cpu_codes.npy")!r}, np.stack(codes))
         print(sae.device_)
     """)
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    import skcosae
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(skcosae.__file__)))
+    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": path}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
