@@ -23,14 +23,13 @@ import sys
 import tempfile
 import time
 
-
 _WORKER = "BENCH_DISTRIBUTED_WORKER"  # the worker's settings (torchrun parses options)
 
 
 def worker(settings):
     import torch
-
     from bench_train import RECIPES, _synthetic_views
+
     from skcosae import CoupledSAE
 
     args = argparse.Namespace(**settings)

@@ -157,7 +157,7 @@ def bench_overcomplete(sae_module, x, m, k, batch_size, lr, device, monitoring=0
 @contextlib.contextmanager
 def _products(dense):
     """CoupledSAE with dense products with the codes (``dense``), or its default kernels."""
-    import skcosae.backend.sae as sae
+    from skcosae.backend import sae
 
     kept = sae.SPARSE_CODES_MAX_DENSITY
     sae.SPARSE_CODES_MAX_DENSITY = 0.0 if dense else kept

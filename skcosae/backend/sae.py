@@ -38,8 +38,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ActiveCodes", "BatchTopKSAE", "CODE_KERNELS", "CrossCoder", "DenseLinearAE",
-           "batch_top_k", "batch_top_k_mask", "sparse_code_product"]
+__all__ = [
+    "CODE_KERNELS",
+    "ActiveCodes",
+    "BatchTopKSAE",
+    "CrossCoder",
+    "DenseLinearAE",
+    "active_codes",
+    "batch_top_k",
+    "batch_top_k_mask",
+    "gather_decode",
+    "sparse_code_product",
+    "waits_for_device",
+]
 
 # Products with the codes (the decode, the encoder's backward pass) go through the active
 # entries only when at most this share of them is active (k / m); on the CPU, at
