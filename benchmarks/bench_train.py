@@ -157,7 +157,7 @@ def bench_overcomplete(sae_module, x, m, k, batch_size, lr, device, monitoring=0
 @contextlib.contextmanager
 def _products(dense):
     """CoupledSAE with dense products with the codes (``dense``), or its default kernels."""
-    import skcosae.backend.sae as sae
+    from skcosae.backend import sae
 
     kept = sae.SPARSE_CODES_MAX_DENSITY
     sae.SPARSE_CODES_MAX_DENSITY = 0.0 if dense else kept
@@ -392,8 +392,9 @@ def main(argv=None):
             roofline = f" {epochs_alone / n_views * flop_per_row / rate:.0%} |"
         print(f"| {name} | {n_views} | {losses} | {pv / n_views:,.0f} | {pv:,.0f} | "
               f"{vs_plain} | {vs_over} | {vs_rec} | {inner_cols} |{roofline}")
+    print()
     for (name, losses), seconds in best_epochs.items():
-        print(f"\n{name} [{losses}]: one epoch of {args.n:,} rows in "
+        print(f"{name} [{losses}]: one epoch of {args.n:,} rows in "
               f"{seconds / args.epochs:.1f} s (epochs alone), "
               f"{best[name, losses] / args.epochs:.1f} s per epoch of the whole fit")
 

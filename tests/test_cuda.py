@@ -99,8 +99,8 @@ def test_sampled_concept_distance_without_device_reads_is_dist_cc(gather_on_cpu)
 
 
 def _fit(Xs, **params):
-    settings = dict(n_concepts=64, k=4, losses=["rec", "trans", "cc"], pair_mask=0.5,
-                    max_epochs=2, batch_size=128, random_state=0)
+    settings = {"n_concepts": 64, "k": 4, "losses": ["rec", "trans", "cc"], "pair_mask": 0.5,
+                "max_epochs": 2, "batch_size": 128, "random_state": 0}
     return CoupledSAE(**{**settings, **params}).fit(Xs)
 
 
@@ -125,8 +125,8 @@ def _translation_data():
     return [x[:1600] for x in Xs], [x[1600:] for x in Xs]
 
 
-TRANSLATION_FIT = dict(n_concepts=32, k=3, losses=["rec", "trans"], max_epochs=10,
-                       batch_size=128, learning_rate=1e-2, random_state=0)
+TRANSLATION_FIT = {"n_concepts": 32, "k": 3, "losses": ["rec", "trans"], "max_epochs": 10,
+                   "batch_size": 128, "learning_rate": 1e-2, "random_state": 0}
 
 
 def test_bf16_precision_trains_a_float32_model_as_good_as_float32():
@@ -230,9 +230,13 @@ def test_cuda_fit_pickles_and_encodes_the_same_on_a_cpu_only_process(tmp_path):
         np.save({str(tmp_path / "cpu_codes.npy")!r}, np.stack(codes))
         print(sae.device_)
     """)
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    import skcosae
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(skcosae.__file__)))
+    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": path}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "cpu"
     cpu_codes = np.load(tmp_path / "cpu_codes.npy")

@@ -38,8 +38,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ActiveCodes", "BatchTopKSAE", "CODE_KERNELS", "CrossCoder", "DenseLinearAE",
-           "batch_top_k", "batch_top_k_mask", "sparse_code_product"]
+__all__ = [
+    "CODE_KERNELS",
+    "ActiveCodes",
+    "BatchTopKSAE",
+    "CrossCoder",
+    "DenseLinearAE",
+    "active_codes",
+    "batch_top_k",
+    "batch_top_k_mask",
+    "gather_decode",
+    "sparse_code_product",
+    "waits_for_device",
+]
 
 # Products with the codes (the decode, the encoder's backward pass) go through the active
 # entries only when at most this share of them is active (k / m); on the CPU, at
@@ -146,6 +157,16 @@ class ActiveCodes:
         """Bool (m,): the concepts that hold at least one kept entry."""
         return _segment_sum(self.keep[self.by_col].float(), self.col_starts) > 0
 
+    def take(self, dense):
+        """The float32 values of a (n, m) tensor at the entries."""
+        return dense.reshape(-1).index_select(0, self.flat).float()
+
+    def to_dense(self, values):
+        """The (n, m) tensor that holds ``values`` at the entries and zeros elsewhere."""
+        n, m = self.shape
+        dense = torch.zeros(n * m, dtype=values.dtype, device=values.device)
+        return dense.index_copy_(0, self.flat, values).view(n, m)
+
 
 def waits_for_device(device):
     """Whether training on ``device`` may read values back to the host at every step (the
@@ -188,19 +209,13 @@ def _entry_dots(a, a_rows, b, b_rows):
     return out
 
 
-def _dense_from_entries(values, active):
-    n, m = active.shape
-    dense = torch.zeros(n * m, dtype=values.dtype, device=values.device)
-    return dense.index_copy_(0, active.flat, values).view(n, m)
-
-
 class _GatherDecode(torch.autograd.Function):
     """``z @ W.T`` through the active entries of ``z``: ``embedding_bag`` over W's columns."""
 
     @staticmethod
     def forward(ctx, z, W, active):
         with _full_precision(z):
-            values = z.detach().reshape(-1).index_select(0, active.flat).float()
+            values = active.take(z.detach())
             out = _bag_sum(active.cols, W.detach().T.contiguous(), active.row_starts, values)
         ctx.save_for_backward(W, values)
         ctx.active = active
@@ -215,7 +230,7 @@ class _GatherDecode(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             grad_values = _entry_dots(grad_out, active.rows, W.detach().T.contiguous(),
                                       active.cols)
-            grad_z = _dense_from_entries(grad_values, active)
+            grad_z = active.to_dense(grad_values)
         if ctx.needs_input_grad[1]:
             grad_W = _bag_sum(active.rows[active.by_col], grad_out, active.col_starts,
                               values[active.by_col]).T
@@ -243,8 +258,8 @@ class _GatherEncode(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, W, bias, pre, active):
         with _full_precision(pre):
-            values = pre.reshape(-1).index_select(0, active.flat).float() * active.keep
-            codes = _dense_from_entries(values, active)
+            values = active.take(pre) * active.keep
+            codes = active.to_dense(values)
         ctx.save_for_backward(x, W)
         ctx.active = active
         return codes
@@ -253,7 +268,7 @@ class _GatherEncode(torch.autograd.Function):
     def backward(ctx, grad_codes):
         x, W = ctx.saved_tensors
         active = ctx.active
-        grad_values = grad_codes.reshape(-1).index_select(0, active.flat).float() * active.keep
+        grad_values = active.take(grad_codes) * active.keep
         by_col = active.by_col
         grad_x = grad_W = grad_bias = None
         if ctx.needs_input_grad[0]:
@@ -463,7 +478,7 @@ class _TopKDictionary(nn.Module):
                 # The crosscoder's shared code: a dense gradient reaches ``pre``, and the
                 # decodes go through the active entries.
                 active = self._training_entries(pre.detach())
-                return _with_active(pre * _dense_from_entries(active.keep, active), active)
+                return _with_active(pre * active.to_dense(active.keep), active)
             return pre * self._training_mask(pre)
         if torch.isnan(self.threshold):
             k_row = max(1, int(round(self.k)))
@@ -574,7 +589,7 @@ class CrossCoder(_TopKDictionary):
     def encode_shared(self, xs, *, training=False):
         pre = sum(_encoder_product(x, W, b) for x, W, b in zip(xs, self.W_enc, self.b_dec))
         pre = pre + self.b_enc
-        return self._sparsify(pre, training=training)
+        return self._sparsify(pre.float(), training=training)  # float32 codes under autocast
 
     def encode(self, x, view=0, *, training=False):
         return self._encode_one(x, view, training=training)

@@ -166,9 +166,9 @@ def _sampled_concept_distance(z_a, z_b, n_axes, generator):
     """``dist_cc`` on at most ``n_axes`` concept axes drawn among those active in the batch."""
     if waits_for_device(z_a.device):
         return L.distributional_concept_loss(*_sampled_axes(z_a, z_b, n_axes, generator))
-    # The same draw without reading the number of active axes: random keys, the inactive
-    # axes' set below every active one, and the top n_axes of them; an inactive axis drawn
-    # (fewer active than n_axes) is left out of the mean.
+    # The same draw without reading the number of active axes: a random key for every
+    # active axis, -1 for the others, and the axes of the n_axes largest keys; an inactive
+    # axis drawn (when fewer than n_axes are active) is left out of the mean.
     active = (z_a.detach() != 0).any(0) | (z_b.detach() != 0).any(0)
     keys = host_to_device(torch.rand(active.numel(), generator=generator), z_a.device)
     axes = torch.topk(torch.where(active, keys, -1.0), min(n_axes, active.numel())).indices
