@@ -20,6 +20,7 @@ from ._views import (
     check_single_view,
     check_views,
     chunk_rows,
+    frame_of,
     resolve_view,
     scan_view,
 )
@@ -123,12 +124,7 @@ class MultiViewSurfaceMixin:
 
     def _single_output(self, values, index, like_frame, columns):
         if like_frame or self._pandas_output():
-            if sp.issparse(values):
-                frame = pd.DataFrame.sparse.from_spmatrix(values, columns=columns)
-                if index is not None:
-                    frame.index = index
-                return frame
-            return pd.DataFrame(values, index=index, columns=columns)
+            return frame_of(values, index, columns)
         return values
 
     def _check_codes(self, Z):

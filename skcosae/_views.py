@@ -56,6 +56,16 @@ def chunk_rows(width):
     return max(64, min(CHUNK_ROWS, CHUNK_VALUES // max(int(width), 1)))
 
 
+def frame_of(values, index, columns):
+    """A DataFrame of dense or scipy.sparse ``values`` (sparse columns stay sparse)."""
+    if sp.issparse(values):
+        frame = pd.DataFrame.sparse.from_spmatrix(values, columns=columns)
+        if index is not None:
+            frame.index = index
+        return frame
+    return pd.DataFrame(values, index=index, columns=columns)
+
+
 def _float_dtype(dtype):
     """The float dtype a view is computed in: float32 stays float32, the rest float64."""
     dtype = np.dtype(dtype)
@@ -249,12 +259,7 @@ class MultiView:
         return self.views[0].shape[0]
 
     def _as_frame(self, values, columns):
-        if sp.issparse(values):
-            frame = pd.DataFrame.sparse.from_spmatrix(values, columns=columns)
-            if self.index is not None:
-                frame.index = self.index
-            return frame
-        return pd.DataFrame(values, index=self.index, columns=columns)
+        return frame_of(values, self.index, columns)
 
     def mirror(self, outputs, column_names):
         """Return per-view ``outputs`` in the form the input came in.
@@ -288,13 +293,8 @@ class MultiView:
             [(v, c) for v, names in zip(self.view_names, column_names) for c in names],
             names=["view", "feature"],
         )
-        if sparse:
-            frame = pd.DataFrame.sparse.from_spmatrix(sp.hstack(outputs, format="csr"),
-                                                      columns=columns)
-            if self.index is not None:
-                frame.index = self.index
-            return frame
-        return pd.DataFrame(np.hstack(outputs), index=self.index, columns=columns)
+        stacked = sp.hstack(outputs, format="csr") if sparse else np.hstack(outputs)
+        return frame_of(stacked, self.index, columns)
 
 
 def _as_float_array(X, what, dtype, allow_nan=False, when="fitting"):

@@ -460,13 +460,14 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
                 if resume is not None:
                     self._check_checkpoint(resume["config"], config)
         model = model.to(device)
+        shuffle_rows = self._shuffle_rows(mv, device)
         plan = TrainingPlan(
-            views=self._training_views(mv, device),
+            views=self._training_views(mv, device, streaming=shuffle_rows is not None),
             pair_mask=mask, weights=weights, variances=variances, device=device,
             max_epochs=total_epochs, batch_size=self.batch_size,
             learning_rate=self.learning_rate, seed=seed, n_slices=self.n_slices,
             aux_weight=self.aux_weight, dead_steps=self.dead_steps,
-            shuffle_rows=self._shuffle_rows(mv, device),
+            shuffle_rows=shuffle_rows,
             checkpoint_path=(None if self.checkpoint_dir is None
                              else os.fspath(self.checkpoint_dir)),
             checkpoint_config=config, precision=self.precision,
@@ -548,9 +549,9 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         copies = sum(v.nbytes for v in mv.views if v.dtype != np.float32)
         return copies <= _IN_MEMORY_COPY_BYTES
 
-    def _training_views(self, mv, device):
+    def _training_views(self, mv, device, *, streaming):
         """The row sources (streaming path) or float32 tensors on ``device`` (in memory)."""
-        if self._shuffle_rows(mv, device) is not None:
+        if streaming:
             return list(mv.views)
         torch = _torch()
         tensors = []
@@ -601,14 +602,13 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
 
     # ------------------------------------------------------------------ inference
     def _chunk_rows(self):
-        width = max([self.n_concepts_, *self.view_sizes_])
-        return max(64, min(8192, _INFERENCE_ELEMENTS // width))
+        return _inference_rows(self.n_concepts_, self.view_sizes_)
 
     def _dead_fraction(self, model, mv, device):
         # Counted on the device, chunk by chunk, from the streamed views.
         torch = _torch()
         fired = [torch.zeros(model.m, dtype=torch.bool, device=device) for _ in mv.views]
-        step = max(64, min(8192, _INFERENCE_ELEMENTS // max([model.m, *mv.view_sizes])))
+        step = _inference_rows(model.m, mv.view_sizes)
         with torch.no_grad():
             for i, view in enumerate(mv.views):
                 for _start, block in view.chunks(step):
@@ -648,9 +648,10 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         dtype = _output_dtype(arrays[0])
         sparse = codes and self.sparse_output
         parts = []
+        step = self._chunk_rows()
         with torch.no_grad(), _torch_threads(getattr(self, "n_threads", None)):
-            for start in range(0, n, self._chunk_rows()):
-                stop = min(start + self._chunk_rows(), n)
+            for start in range(0, n, step):
+                stop = min(start + step, n)
                 out = fn(*[self._to_tensor(self._rows(a, start, stop)) for a in arrays])
                 if sparse:
                     out = out.to_sparse_csr()
@@ -749,6 +750,11 @@ def _shared_tensor(array):
     with warnings.catch_warnings():  # torch's notice on read-only arrays, once per fit
         warnings.simplefilter("ignore", UserWarning)
         return torch.from_numpy(array)
+
+
+def _inference_rows(n_concepts, widths):
+    """Rows per inference chunk: one (rows, widest of codes and views) float32 block at most."""
+    return max(64, min(8192, _INFERENCE_ELEMENTS // max(n_concepts, *widths)))
 
 
 def _output_dtype(source):
