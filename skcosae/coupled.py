@@ -654,7 +654,8 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
                 stop = min(start + step, n)
                 out = fn(*[self._to_tensor(self._rows(a, start, stop)) for a in arrays])
                 if sparse:
-                    out = out.to_sparse_csr()
+                    if out.layout != torch.sparse_csr:
+                        out = out.to_sparse_csr()
                     parts.append((out.crow_indices().cpu().numpy(),
                                   out.col_indices().cpu().numpy().astype(np.int32),
                                   out.values().cpu().numpy()))
@@ -672,13 +673,15 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
     def _encode_views(self, views, mode=None):
         mode = mode or self._mode()
         if mode == "shared":
-            shared = self._run(lambda *xs: self.model_.encode_shared(list(xs)), views,
-                               codes=True)
+            shared = self._run(
+                lambda *xs: self.model_.encode_shared(list(xs), sparse=self.sparse_output),
+                views, codes=True)
             return [shared] * len(views)
         return super()._encode_views(views)
 
     def _encode_view(self, x, i):
-        return self._run(lambda v: self.model_.encode(v, i), [x], codes=True)
+        return self._run(lambda v: self.model_.encode(v, i, sparse=self.sparse_output), [x],
+                         codes=True)
 
     def _decode_view(self, z, i):
         return self._run(lambda c: self.model_.decode(c, i), [z], codes=False)

@@ -122,6 +122,11 @@ def test_chunks_input_forms_and_given_codes_give_the_same_atlas(platonic, fitted
     ]
     for other in others:
         pd.testing.assert_frame_equal(other.table, atlas.table, rtol=1e-5)
+    # The atlas asks the model for sparse codes (built without a dense chunk) and leaves the
+    # caller's estimator as it was; the codes are those of the dense transform.
+    assert fitted.sparse_output is False and isinstance(codes[0], np.ndarray)
+    for z, kept in zip(codes, atlas.codes):
+        np.testing.assert_array_equal(kept.toarray(), z.astype(np.float32))
 
 
 def test_pair_mask_keeps_unpaired_rows_out_of_the_cross_view_statistics(platonic, fitted):

@@ -158,3 +158,20 @@ def test_cpu_training_step_with_sparse_products_equals_the_dense_step(monkeypatc
         # float32, sums of at most 256 rows: 1e-5 relative is rounding, not a wrong gradient
         np.testing.assert_allclose(grads["sparse"][name], grad, rtol=1e-5, atol=1e-6,
                                    err_msg=name)
+
+
+@pytest.mark.parametrize("threshold", [float("nan"), 0.3, -1.0])
+def test_sparse_inference_codes_hold_exactly_the_dense_codes_entries(threshold):
+    # Unset threshold: each row's top k; a positive one: entries above it; <= 0: the ReLU.
+    sae = BatchTopKSAE(10, 24, 3, generator=torch.Generator().manual_seed(0))
+    sae.threshold.fill_(threshold)
+    x = _batch(50, 10, seed=3)
+    with torch.no_grad():
+        dense = sae.encode(x)
+        sparse = sae.encode(x, sparse=True)
+    assert sparse.layout == torch.sparse_csr
+    np.testing.assert_array_equal(sparse.to_dense().numpy(), dense.numpy())
+    assert sparse.values().numel() == int((dense != 0).sum()) > 0
+    cols = sparse.col_indices().numpy()
+    crow = sparse.crow_indices().numpy()
+    assert all(np.all(np.diff(cols[a:b]) > 0) for a, b in zip(crow[:-1], crow[1:]))

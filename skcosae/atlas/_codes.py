@@ -59,9 +59,26 @@ def _per_view(out, view_names):
     return list(out)
 
 
+def _with_sparse_codes(estimator):
+    """``estimator``, or a shallow twin of it whose ``transform`` returns sparse codes.
+
+    An estimator with a ``sparse_output`` parameter then builds its CSR codes from the kept
+    entries alone, instead of a dense chunk that is made sparse afterwards. The twin shares
+    the fitted model; the caller's estimator is left as it is.
+    """
+    get_params = getattr(estimator, "get_params", None)
+    if get_params is None or get_params(deep=False).get("sparse_output") is not False:
+        return estimator
+    twin = object.__new__(type(estimator))
+    twin.__dict__.update(estimator.__dict__)
+    twin.sparse_output = True
+    return twin
+
+
 def collect_codes(estimator, X, *, chunk_size=None):
     """Every view's codes of ``X`` as CSR float32, from ``transform`` on row chunks."""
     names = list(estimator.view_names_)
+    estimator = _with_sparse_codes(estimator)
     n = n_rows(X, names)
     if chunk_size is None:
         chunk_size = max(64, _CHUNK_VALUES // max(1, int(estimator.n_concepts_)))

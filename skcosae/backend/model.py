@@ -93,21 +93,22 @@ class CoupledModel(nn.Module):
     def _normalise(self, x, view):
         return (x - self.input_mean[view]) / self.input_scale[view]
 
-    def encode(self, x, view, *, training=False):
+    def encode(self, x, view, *, training=False, sparse=False):
         """Code of one view's rows (a crosscoder's standalone code).
 
         ``training=True`` encodes with BatchTopK over the rows and updates the inference
-        threshold and the dead-concept counters; ``False`` changes nothing.
+        threshold and the dead-concept counters; ``False`` changes nothing. ``sparse=True``
+        (inference) returns a sparse CSR tensor.
         """
         x = self._normalise(x, view)
         if self.is_crosscoder:
-            return self.crosscoder.encode(x, view, training=training)
-        return self._unit(view).encode(x, training=training)
+            return self.crosscoder.encode(x, view, training=training, sparse=sparse)
+        return self._unit(view).encode(x, training=training, sparse=sparse)
 
-    def encode_shared(self, xs, *, training=False):
+    def encode_shared(self, xs, *, training=False, sparse=False):
         """A crosscoder's code from all views at once."""
         xs = [self._normalise(x, view) for view, x in enumerate(xs)]
-        return self.crosscoder.encode_shared(xs, training=training)
+        return self.crosscoder.encode_shared(xs, training=training, sparse=sparse)
 
     def decode(self, z, view):
         if self.is_crosscoder:

@@ -384,6 +384,30 @@ def _encoder_product(x, W_enc, b_dec, b_enc=None):
     return torch.addmm(_encoder_bias(W_enc, b_dec, b_enc), x, W_enc.T)
 
 
+def _inference_csr(pre, threshold, k):
+    """Inference codes of ``pre`` as a CSR tensor, made from the kept entries alone.
+
+    The same entries as the dense inference codes: those above ``threshold`` (and above 0),
+    or each row's ``k`` largest positive ones while the threshold is unset (NaN). No dense
+    (n, m) code matrix is written: the matrix products of the atlas and of sparse
+    ``transform`` are then the largest cost left.
+    """
+    n, m = pre.shape
+    if torch.isnan(threshold):
+        top = torch.topk(pre, min(max(1, int(round(k))), m), dim=1)
+        cols, order = torch.sort(top.indices, dim=1)
+        values = top.values.gather(1, order)
+        keep = values > 0
+        cols, values = cols[keep], values[keep]
+    else:
+        keep = pre > threshold.clamp_min(0)
+        cols = keep.nonzero()[:, 1]
+        values = pre[keep]
+    crow = torch.zeros(n + 1, dtype=torch.int64, device=pre.device)
+    torch.cumsum(keep.sum(1), 0, out=crow[1:])
+    return torch.sparse_csr_tensor(crow, cols, values, size=(n, m), check_invariants=False)
+
+
 class _TopKDictionary(nn.Module):
     """Shared machinery: unit-norm decoder columns, inference threshold, dead tracking."""
 
@@ -454,12 +478,12 @@ class _TopKDictionary(nn.Module):
             self.steps_since_fired.add_(1).masked_fill_(active.fired(), 0)
         return active
 
-    def _encode_one(self, x, view, *, training):
+    def _encode_one(self, x, view, *, training, sparse=False):
         W, b_dec = self.W_enc[view], self.b_dec[view]
         kernel = self._kernel(x) if training else None
         if kernel is None:
             pre = _encoder_product(x, W, b_dec, self.b_enc)
-            return self._sparsify(pre.float(), training=training)
+            return self._sparsify(pre.float(), training=training, sparse=sparse)
         with _full_precision(x):
             bias = _encoder_bias(W, b_dec, self.b_enc)
         with torch.no_grad():
@@ -471,8 +495,12 @@ class _TopKDictionary(nn.Module):
         active = self._training_entries(pre, view)
         return _with_active(_GatherEncode.apply(x, W, bias, pre, active), active)
 
-    def _sparsify(self, pre, *, training):
-        """Sparse codes from pre-activations (the ReLU is implied: only positives are kept)."""
+    def _sparsify(self, pre, *, training, sparse=False):
+        """Sparse codes from pre-activations (the ReLU is implied: only positives are kept).
+
+        ``sparse=True`` (inference only) returns a CSR tensor built from the kept entries,
+        without a dense code matrix.
+        """
         if training:
             if self._kernel(pre) == "gather":
                 # The crosscoder's shared code: a dense gradient reaches ``pre``, and the
@@ -480,6 +508,8 @@ class _TopKDictionary(nn.Module):
                 active = self._training_entries(pre.detach())
                 return _with_active(pre * active.to_dense(active.keep), active)
             return pre * self._training_mask(pre)
+        if sparse:
+            return _inference_csr(pre, self.threshold, self.k)
         if torch.isnan(self.threshold):
             k_row = max(1, int(round(self.k)))
             top = torch.topk(torch.relu(pre), min(k_row, pre.shape[1]), dim=1)
@@ -565,8 +595,8 @@ class BatchTopKSAE(_TopKDictionary):
         self.d = int(d)
         self._init_dictionary([d], m, k, generator, threshold_momentum)
 
-    def encode(self, x, view=0, *, training=False):
-        return self._encode_one(x, 0, training=training)
+    def encode(self, x, view=0, *, training=False, sparse=False):
+        return self._encode_one(x, 0, training=training, sparse=sparse)
 
     @property
     def dictionary(self):
@@ -586,13 +616,14 @@ class CrossCoder(_TopKDictionary):
         self.widths = [int(d) for d in widths]
         self._init_dictionary(self.widths, m, k, generator, threshold_momentum)
 
-    def encode_shared(self, xs, *, training=False):
+    def encode_shared(self, xs, *, training=False, sparse=False):
         pre = sum(_encoder_product(x, W, b) for x, W, b in zip(xs, self.W_enc, self.b_dec))
         pre = pre + self.b_enc
-        return self._sparsify(pre.float(), training=training)  # float32 codes under autocast
+        # float32 codes under autocast
+        return self._sparsify(pre.float(), training=training, sparse=sparse)
 
-    def encode(self, x, view=0, *, training=False):
-        return self._encode_one(x, view, training=training)
+    def encode(self, x, view=0, *, training=False, sparse=False):
+        return self._encode_one(x, view, training=training, sparse=sparse)
 
 
 class DenseLinearAE(nn.Module):
@@ -604,8 +635,9 @@ class DenseLinearAE(nn.Module):
         self.W = nn.Parameter(torch.randn(d, m, generator=generator) / d**0.5)
         self.V = nn.Parameter(torch.randn(d, m, generator=generator) / m**0.5)
 
-    def encode(self, x, view=0, *, training=False):
-        return x @ self.W
+    def encode(self, x, view=0, *, training=False, sparse=False):
+        z = x @ self.W
+        return z.to_sparse_csr() if sparse else z
 
     def decode(self, z, view=0):
         return z @ self.V.T
