@@ -118,11 +118,38 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         width).
     view_names : list, default=None
         Names of the views; default: the frame's first column level, else ``0..N-1``.
-    max_epochs : int, default=10
-        Passes over the data in :meth:`fit`. On ``make_platonic(20_000, 3)`` the default
-        recipe's losses level off after about 6 epochs (20 epochs gain about 0.01 of R^2);
-        small data needs more epochs, since what counts is the number of steps,
-        ``max_epochs * n_samples / batch_size``.
+    max_epochs : int, default=200
+        Most passes over the data in :meth:`fit`: a cap. Training usually ends before it,
+        when the monitored loss stops improving (``tol``, ``n_iter_no_change``) and the
+        learning rate has decayed (``learning_rate_schedule``); ``stop_reason_`` says which
+        ended it. What counts for learning is the number of steps,
+        ``epochs * n_samples / batch_size`` (docs: Getting started, "Did the fit learn?").
+    tol : float or None, default=1e-4
+        Improvement of the monitored loss (the weighted objective, whose terms are
+        normalised by each view's variance, so ``tol`` is scale-free) that counts as
+        progress. None: no convergence check; the fit runs ``max_epochs``.
+    n_iter_no_change : int, default=5
+        Convergence checks in a row without an improvement of at least ``tol`` that end the
+        stable phase: the learning rate then decays and the fit stops. A check closes at the
+        end of an epoch once at least 100 steps ran since the previous one (each epoch on
+        large data; every few epochs on small data, whose epochs of a few steps are too
+        noisy to compare one by one). Its loss is the mean training objective of those
+        steps, or the held-out objective with ``early_stopping``.
+    early_stopping : bool, default=False
+        Monitor the objective of held-out rows instead of the training objective: a share
+        ``validation_fraction`` of the rows (of the paired and of the unpaired rows alike)
+        is kept out of training. Costs one inference pass over those rows per check.
+    validation_fraction : float, default=0.1
+        Share of the rows held out with ``early_stopping`` (at least 2 rows, and a pair
+        when ``trans`` or ``cc`` is weighted).
+    learning_rate_schedule : {"warmup_decay", "constant"}, default="warmup_decay"
+        ``"warmup_decay"``: the rate rises linearly over the first 5% of the steps that
+        ``max_epochs`` allows (at most 200 steps), stays at ``learning_rate`` while the
+        loss improves, then falls linearly towards zero over a final phase of 20% of the
+        fit, which starts at the plateau, or soon enough to end with ``max_epochs``. The
+        decay averages out the noise of the last steps; starting it from the plateau
+        makes one recipe fit a thousand rows or a million. ``"constant"``:
+        ``learning_rate`` throughout, and a plateau stops the fit at once.
     batch_size : int, default=256
         Rows per step.
     learning_rate : float, default=3e-3
@@ -214,8 +241,10 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         fewer than 300 steps, or whose loss still fell by more than 2% per epoch at the
         end, issues an ``UndertrainedWarning`` that says what to change (docs: Getting
         started, "Did the fit learn?").
-    stop_reason_ : {"completed", "diverged", "interrupted"}
-        Why the last fit stopped. On divergence (a NaN or infinite loss) or Ctrl-C, the
+    stop_reason_ : {"converged", "completed", "diverged", "interrupted"}
+        Why the last fit stopped: ``"converged"`` (the monitored loss stopped improving
+        and the learning rate decayed), ``"completed"`` (``max_epochs`` ran out first; an
+        ``UndertrainedWarning`` follows when the loss was still falling). On divergence (a NaN or infinite loss) or Ctrl-C, the
         weights of the last completed epoch are restored and a
         :class:`TrainingStoppedWarning` is issued; the model stays usable.
     device_ : str
@@ -268,6 +297,11 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         "view_sizes": ["array-like", Interval(numbers.Integral, 2, None, closed="left"), None],
         "view_names": ["array-like", None],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left"), None],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "learning_rate_schedule": [StrOptions({"warmup_decay", "constant"})],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "aux_weight": [Interval(numbers.Real, 0, None, closed="left")],
@@ -297,7 +331,12 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         crosscoder_mode: str = "shared",
         view_sizes: ViewSizes = None,
         view_names: ViewNames = None,
-        max_epochs: int = 10,
+        max_epochs: int = 200,
+        tol: float | None = 2e-2,
+        n_iter_no_change: int = 3,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        learning_rate_schedule: str = "warmup_decay",
         batch_size: int = 256,
         learning_rate: float = 3e-3,
         aux_weight: float = 1 / 32,
@@ -323,6 +362,11 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         self.view_sizes = view_sizes
         self.view_names = view_names
         self.max_epochs = max_epochs
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.learning_rate_schedule = learning_rate_schedule
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.aux_weight = aux_weight
@@ -377,11 +421,14 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         self : CoupledSAE
         """
         return self._fit(X, pair_mask, epochs=self.max_epochs,
-                         continue_training=self.warm_start)
+                         continue_training=self.warm_start, converge=True)
 
     def partial_fit(self, X: MultiViewData, y: ArrayLike | None = None,
                     pair_mask: PairMask = None) -> CoupledSAE:
         """Train one more epoch on ``X`` (initialising the model on the first call).
+
+        The epoch runs at the constant ``learning_rate``, with no convergence check: the
+        caller decides when to stop, as with scikit-learn's ``partial_fit``.
 
         Parameters
         ----------
@@ -393,18 +440,20 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         """
         if not hasattr(self, "model_"):
             self._validate_params()
-        return self._fit(X, pair_mask, epochs=1, continue_training=True)
+        return self._fit(X, pair_mask, epochs=1, continue_training=True, converge=False)
 
-    def _fit(self, X, pair_mask, *, epochs, continue_training):
+    def _fit(self, X, pair_mask, *, epochs, continue_training, converge):
         with _torch_threads(self.n_threads):
             return self._fit_with_threads(X, pair_mask, epochs=epochs,
-                                          continue_training=continue_training)
+                                          continue_training=continue_training,
+                                          converge=converge)
 
-    def _fit_with_threads(self, X, pair_mask, *, epochs, continue_training):
+    def _fit_with_threads(self, X, pair_mask, *, epochs, continue_training, converge):
         from .backend.checkpoint import load_checkpoint
         from .backend.distributed import is_main_process, join_process_group
         from .backend.model import CoupledModel
         from .backend.plan import TrainingPlan, check_precision
+        from .backend.schedule import ConvergenceRule
         from .backend.train import train_coupled
 
         weights = resolve_losses(self.losses)
@@ -437,6 +486,15 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         device = self.device_ if warm else _resolve_device(self.device)
         # Under torchrun: this process's GPU, and rank 0's draws (one plan for every rank).
         device, mask, seed = join_process_group(device, mask, seed)
+        validation_rows = None
+        if converge and self.early_stopping:
+            validation_rows = self._validation_rows(mask, weights, seed)
+        rule = None
+        if converge:
+            rule = ConvergenceRule(tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+                                   warmup=self.learning_rate_schedule == "warmup_decay",
+                                   decay_fraction=(0.2 if self.learning_rate_schedule
+                                                   == "warmup_decay" else 0.0))
         check_precision(self.precision, device)
         config = self._checkpoint_config(mv, mask, moments)
 
@@ -471,6 +529,7 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
             checkpoint_path=(None if self.checkpoint_dir is None
                              else os.fspath(self.checkpoint_dir)),
             checkpoint_config=config, precision=self.precision,
+            convergence=rule, validation_rows=validation_rows,
         )
 
         progress = None
@@ -523,6 +582,36 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
                 if message:
                     warnings.warn(message, UndertrainedWarning, stacklevel=_user_stacklevel())
         return self
+
+    def _validation_rows(self, mask, weights, seed):
+        """The rows held out for early stopping: a share of the pairs and of the rest."""
+        n_pairs = int(mask.sum())
+        groups = [("paired", np.flatnonzero(mask))]
+        if self.architecture != "crosscoder":  # a crosscoder trains on the pairs alone
+            groups.append(("unpaired", np.flatnonzero(~mask)))
+        rng = np.random.default_rng(seed)
+        held = [rng.choice(rows, size=int(round(self.validation_fraction * len(rows))),
+                           replace=False) for _, rows in groups]
+        n_held = sum(len(h) for h in held)
+        pool = n_pairs if self.architecture == "crosscoder" else len(mask)
+        if n_held < 2 or pool - n_held < 2:
+            raise ValueError(
+                f"early_stopping=True holds out validation_fraction={self.validation_fraction}"
+                f" of the {pool} {'paired ' if self.architecture == 'crosscoder' else ''}rows, which is "
+                f"{n_held} row(s) and leaves {pool - n_held} to train on; both need at least "
+                "2. Change validation_fraction, pass more rows, or set early_stopping=False."
+            )
+        needs_pairs = sorted(n for n in INSTANCE_LOSSES if n in weights)
+        if needs_pairs and self.architecture != "crosscoder" and not (
+                0 < len(held[0]) < n_pairs):
+            raise ValueError(
+                f"early_stopping=True with the instance-wise losses {needs_pairs} needs paired "
+                f"rows both held out and trained on, but validation_fraction="
+                f"{self.validation_fraction} of the {n_pairs} paired rows is {len(held[0])}. "
+                "Mark more rows as paired, change validation_fraction, or set "
+                "early_stopping=False."
+            )
+        return np.sort(np.concatenate(held)).astype(np.int64)
 
     # ------------------------------------------------------------------ data paths
     def _shuffle_rows(self, mv, device):

@@ -55,8 +55,8 @@ def test_streaming_path_equals_the_in_memory_path_when_the_buffer_holds_every_ro
 
 
 def test_memmaps_stream_and_learn_like_arrays(data, memmaps):
-    est = CoupledSAE(**{**SMALL, "max_epochs": 8}, shuffle_buffer=300).fit(memmaps)
-    baseline = CoupledSAE(**{**SMALL, "max_epochs": 8, "losses": ["rec"]}).fit(data)
+    est = CoupledSAE(**{**SMALL, "max_epochs": 10}, shuffle_buffer=300).fit(memmaps)
+    baseline = CoupledSAE(**{**SMALL, "max_epochs": 10, "losses": ["rec"]}).fit(data)
     # A small buffer (4 chunks of the data) still learns to translate, far beyond a model
     # trained without any coupling.
     assert r2(data[1], est.translate(memmaps[0], 0, 1)) > 0.5
@@ -262,8 +262,12 @@ def test_a_finished_checkpoint_is_loaded_not_retrained(data, tmp_path):
     again = CoupledSAE(**SMALL, checkpoint_dir=tmp_path).fit(data)
     assert again.n_iter_ == 3 and len(again.history_) == 3
     np.testing.assert_array_equal(again.transform(data)[0], first.transform(data)[0])
+    # A run that ended with its max_epochs goes on under a larger one: the learning rate
+    # returns to its peak and decays again before the new cap.
     longer = CoupledSAE(**{**SMALL, "max_epochs": 5}, checkpoint_dir=tmp_path).fit(data)
     assert longer.n_iter_ == 5 and list(longer.history_["epoch"]) == [1, 2, 3, 4, 5]
+    rates = longer.history_["learning_rate"].to_numpy()
+    assert rates[3] > rates[2] and rates[4] < rates[3]
 
 
 @pytest.mark.parametrize("change, named", [

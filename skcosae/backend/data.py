@@ -206,6 +206,11 @@ class DeviceViews:
         self.tensors = list(tensors)
         self.device = self.tensors[0].device
 
+    def rows(self, index):
+        """Every view's rows ``index`` (the same rows in each view)."""
+        index = torch.as_tensor(np.asarray(index, dtype=np.int64), device=self.device)
+        return [x.index_select(0, index) for x in self.tensors]
+
     def batches(self, buffers):
         for buffer in buffers:
             indices = _step_indices(buffer.steps, len(self.tensors), self.device)
@@ -261,6 +266,11 @@ class StreamedViews:
             extra = self._pairs[view][self._pair_where[rows[len(main):]]]
             block = np.concatenate([block, extra])
         return self._to_device(block)
+
+    def rows(self, index):
+        """Every view's rows ``index`` (sorted, unique), read from the sources; the buffer
+        is left as it is."""
+        return [self._to_device(self._float32(s.take(index))) for s in self.sources]
 
     def batches(self, buffers):
         """``(xs, step, pair_index)`` of every step, as :meth:`DeviceViews.batches`."""

@@ -24,7 +24,7 @@ INSTANCE_LOSSES = ("trans", "cc")
 PRECISIONS = ("float32", "tf32", "bf16")
 #: The training defaults, the same as :class:`skcosae.CoupledSAE`'s (a test keeps them equal).
 DEFAULTS: dict[str, Any] = {
-    "max_epochs": 10,
+    "max_epochs": 200,
     "batch_size": 256,
     "learning_rate": 3e-3,
     "aux_weight": 1 / 32,
@@ -78,6 +78,13 @@ class TrainingPlan:
         Stored with each checkpoint, to recognise the configuration that wrote it.
     log_every : int
         Steps between two reads of the running loss on the host (progress, divergence).
+    convergence : ConvergenceRule or None
+        Learning-rate schedule and convergence checks
+        (:class:`~skcosae.backend.schedule.ConvergenceRule`); None: a constant rate for
+        ``max_epochs``.
+    validation_rows : ndarray of int or None
+        Rows held out of training, whose objective is the monitored loss of the
+        convergence checks (early stopping); None monitors the training objective.
     precision : {"float32", "tf32", "bf16"}
         Arithmetic of the steps: "tf32" lets CUDA matrix products use TensorFloat-32,
         "bf16" runs the model's dense products under bfloat16 autocast (weights, codes,
@@ -102,6 +109,8 @@ class TrainingPlan:
     checkpoint_config: Mapping[str, Any] = field(default_factory=dict)
     log_every: int = 50
     precision: str = "float32"
+    convergence: Any = None
+    validation_rows: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:

@@ -25,6 +25,7 @@ from .distributed import DataParallel
 from .model import as_coupled_model
 from .plan import DEFAULTS, INSTANCE_LOSSES, LOSS_NAMES, TrainingPlan
 from .sae import active_codes, waits_for_device
+from .schedule import Schedule
 
 __all__ = ["INSTANCE_LOSSES", "LOSS_NAMES", "TrainResult", "TrainingPlan", "batch_losses",
            "train_coupled"]
@@ -37,7 +38,8 @@ class TrainResult:
     history: list = field(default_factory=list)  # this call's epochs, numbered in all
     n_epochs: int = 0
     n_steps: int = 0
-    stop_reason: str = "completed"  # "completed", "diverged" or "interrupted"
+    # "completed" (max_epochs), "converged", "diverged" or "interrupted"
+    stop_reason: str = "completed"
     optimizer: object = None  # the optimiser used, to continue training (warm start)
 
 
@@ -226,6 +228,27 @@ def _new_optimizer(model, plan):
                             **({"fused": True} if fused else {}))
 
 
+def held_out_objective(model, data, rows, pair_mask, plan):
+    """The weighted training objective (without AuxK) of the sorted ``rows``, at inference.
+
+    The rows go in batches of about ``plan.batch_size``; the distributional terms draw
+    their random directions from a generator seeded by ``plan.seed``, the same at every
+    call, so that two calls differ only by the model.
+    """
+    generator = torch.Generator().manual_seed(int(plan.seed))
+    n_batches = max(1, round(len(rows) / plan.batch_size))
+    total, count = 0.0, 0
+    with torch.no_grad(), _autocast(plan.precision, plan.device):
+        for chunk in np.array_split(rows, n_batches):
+            terms = batch_losses(model, data.rows(chunk), pair_mask[chunk], plan.weights,
+                                 variances=plan.variances, n_slices=plan.n_slices,
+                                 generator=generator)
+            value = sum(plan.weights[name] * v for name, v in terms.items() if name != "aux")
+            total += float(value) * len(chunk)
+            count += len(chunk)
+    return total / max(count, 1)
+
+
 def train_coupled(model, plan, *, optimizer=None, resume=None, callback=None, progress=None):
     """Run ``plan`` on ``model``; return a :class:`TrainResult`.
 
@@ -249,8 +272,11 @@ def train_coupled(model, plan, *, optimizer=None, resume=None, callback=None, pr
     progress : tqdm-like, optional
         ``update(rows)`` after every step and ``set_postfix`` at every loss read.
 
-    Divergence (a NaN or infinite loss) and ``KeyboardInterrupt`` stop training, restore the
-    weights of the last completed epoch and set ``stop_reason``. With
+    With ``plan.convergence``, the learning rate follows its warm-up and decay
+    (:mod:`skcosae.backend.schedule`) and a plateau of the monitored loss ends the run
+    (``stop_reason`` "converged"); ``plan.validation_rows`` are then kept out of training and
+    monitored. Divergence (a NaN or infinite loss) and ``KeyboardInterrupt`` stop training,
+    restore the weights of the last completed epoch and set ``stop_reason``. With
     ``plan.checkpoint_path``, every completed epoch is checkpointed before ``callback`` runs.
 
     In a process group (:mod:`skcosae.backend.distributed`), every process runs this with
@@ -260,10 +286,14 @@ def train_coupled(model, plan, *, optimizer=None, resume=None, callback=None, pr
     """
     model = as_coupled_model(model)
     n_views, n = len(plan.views), plan.n_samples
-    pair_mask = np.asarray(plan.pair_mask, dtype=bool)
+    all_pairs_mask = np.asarray(plan.pair_mask, dtype=bool)
+    training_rows = np.ones(n, dtype=bool)
+    if plan.validation_rows is not None:
+        training_rows[plan.validation_rows] = False
+    pair_mask = all_pairs_mask & training_rows
     pair_index = np.flatnonzero(pair_mask)
     # A crosscoder's shared code needs every view of a row: its epochs run over the pairs.
-    domain = pair_index if model.is_crosscoder else np.arange(n)
+    domain = pair_index if model.is_crosscoder else np.flatnonzero(training_rows)
     pair_batch = not model.is_crosscoder and 0 < len(pair_index) < n / 2
     if plan.streaming:
         data = StreamedViews(plan.views, plan.device, pair_index if pair_batch else None)
@@ -289,6 +319,10 @@ def train_coupled(model, plan, *, optimizer=None, resume=None, callback=None, pr
         parallel.broadcast_module(model)
     done, earlier = int(resume.get("epochs", 0)), list(resume.get("history", []))
     result = TrainResult(optimizer=optimizer, n_steps=int(resume.get("steps", 0)))
+    schedule = None
+    if plan.convergence is not None:
+        schedule = Schedule(plan.convergence, plan.learning_rate, plan.max_epochs,
+                            state=resume.get("schedule"))
     usae = model.architecture == "usae"
     weights = dict(plan.weights)
 
@@ -296,17 +330,27 @@ def train_coupled(model, plan, *, optimizer=None, resume=None, callback=None, pr
         return sums if parallel is None else parallel.mean(sums)
 
     good_state, good_optim = _snapshot(model, optimizer)
+    last_epoch = plan.max_epochs
+    if schedule is not None and schedule.finished(done):
+        last_epoch, result.stop_reason = done, schedule.reason  # a finished run, resumed
     try:
         with _matmul_precision(plan.precision):
-            for epoch in range(done, plan.max_epochs):
+            for epoch in range(done, last_epoch):
                 buffers = plan_epoch(domain, pair_mask, n_views, plan.batch_size, rng,
                                      shuffle_rows=plan.shuffle_rows, chunk_rows=plan.chunk_rows,
                                      pair_batch=pair_batch)
                 if parallel is not None:
                     buffers = parallel.shard(buffers)
+                epoch_steps = sum(len(buffer.steps) for buffer in buffers)
+                if schedule is not None:
+                    schedule.begin_epoch(epoch, epoch_steps, result.n_steps)
                 sums, n_batches = {}, 0
                 started = time.perf_counter()
                 for xs, step, step_pairs in data.batches(buffers):
+                    if schedule is not None:
+                        rate = schedule.rate(result.n_steps)
+                        for group in optimizer.param_groups:
+                            group["lr"] = rate
                     source = int(rng.integers(n_views)) if usae else None
                     with _autocast(plan.precision, plan.device):
                         terms = batch_losses(model, xs, step.paired, weights,
@@ -346,6 +390,20 @@ def train_coupled(model, plan, *, optimizer=None, resume=None, callback=None, pr
                        "seconds": time.perf_counter() - started}
                 if not all(math.isfinite(v) for v in row.values()):
                     raise FloatingPointError(f"loss is not finite in epoch {epoch + 1}")
+                stop = False
+                if schedule is not None:
+                    schedule.add_steps(row["total"] * n_batches, n_batches)
+                    monitored = None
+                    if schedule.check_due() and plan.validation_rows is not None:
+                        monitored = held_out_objective(model, data, plan.validation_rows,
+                                                       all_pairs_mask, plan)
+                        if not math.isfinite(monitored):
+                            raise FloatingPointError(
+                                f"held-out loss is {monitored} in epoch {epoch + 1}")
+                        row["validation"] = monitored
+                    stop = schedule.end_epoch(epoch + 1, epoch_steps, result.n_steps,
+                                              monitored)
+                    row["learning_rate"] = schedule.rate(result.n_steps - 1)
                 good_state, good_optim = _snapshot(model, optimizer)
                 result.history.append(row)
                 result.n_epochs += 1
@@ -361,9 +419,13 @@ def train_coupled(model, plan, *, optimizer=None, resume=None, callback=None, pr
                         "epochs": epoch + 1,
                         "steps": result.n_steps,
                         "history": earlier + result.history,
+                        "schedule": None if schedule is None else schedule.state_dict(),
                     })
                 if callback is not None:
                     callback(epoch + 1, row)
+                if stop:
+                    result.stop_reason = schedule.reason
+                    break
     except FloatingPointError:
         result.stop_reason = "diverged"
     except KeyboardInterrupt:

@@ -233,8 +233,8 @@ def _read_safetensors(path):
     try:
         return {key: np.asarray(value, dtype=np.float32)
                 for key, value in load_file(str(path)).items()}
-    except (TypeError, ValueError):
-        pass
+    except (TypeError, ValueError, AttributeError):
+        pass  # safetensors < 0.5 looks up a numpy.bfloat16, which numpy does not have
     # numpy has no bfloat16, which safetensors' numpy reader refuses; the format is simple
     # enough to read here: an 8-byte header length, a JSON header, then the raw tensors.
     with open(path, "rb") as f:
