@@ -9,6 +9,7 @@ nothing of scikit-learn. The paper's baselines are configurations of the same es
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import numbers
 import os
@@ -28,7 +29,7 @@ from ._diagnostics import UndertrainedWarning, check_loss_curve, check_n_steps
 from ._losses import LossWeightsMixin, resolve_losses
 from ._surface import MultiViewSurfaceMixin
 from ._typing import ArrayLike, Losses, MultiViewData, PairMask, RandomState, ViewNames, ViewSizes
-from ._views import check_finite_rows, check_views, resolve_pair_mask, scan_view
+from ._views import LazyView, check_finite_rows, check_views, resolve_pair_mask, scan_view
 from .backend.plan import INSTANCE_LOSSES, LOSS_NAMES
 
 __all__ = ["CoupledSAE", "TrainingStoppedWarning", "UndertrainedWarning", "make_baseline",
@@ -150,6 +151,16 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         decay averages out the noise of the last steps; starting it from the plateau
         makes one recipe fit a thousand rows or a million. ``"constant"``:
         ``learning_rate`` throughout, and a plateau stops the fit at once.
+    pseudo_pairs : {None, "cca"}, default=None
+        Grow few known pairs before training. ``"cca"``: a CCA fitted on the pairs (each
+        view reduced by PCA on all its rows; within-view covariances from all rows, the
+        cross-covariance from the pairs) matches the other rows across views, and rows that
+        are each other's nearest neighbour in its canonical space train as pairs too
+        (``pseudo_pairs_``). Needs at least 3 pairs and views in memory (every view but the
+        first is reordered in a copy); costs a PCA per view, a CCA and a nearest-neighbour
+        search over the rows. Measured on real data in the docs' Reproduction page (few
+        anchors): it recovers far more of the fully paired alignment from 1% of pairs than
+        the distributional terms. Nothing happens when every row is paired.
     batch_size : int, default=256
         Rows per step.
     learning_rate : float, default=3e-3
@@ -226,7 +237,7 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
     losses_ : dict
         The positive loss weights used (a term of weight 0 is left out: it is no term).
     pair_mask_ : ndarray of bool of shape (n_samples,)
-        Rows used as pairs in the last fit.
+        Rows known as pairs in the last fit (the pseudo-pairs of ``pseudo_pairs`` aside).
     history_ : pandas.DataFrame
         One row per epoch: the mean of each loss term (unweighted), ``aux``, the weighted
         ``total`` and the epoch's wall time in ``seconds``.
@@ -236,6 +247,10 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
     dead_fraction_ : ndarray of shape (n_views,)
         Fraction of concepts never active on each view's training data at inference
         (counted in one streamed pass after training).
+    pseudo_pairs_ : ndarray of int of shape (n_pseudo_pairs, n_views) or None
+        With ``pseudo_pairs``: each row gives the row of every view that trained as one
+        pseudo-pair (column 0 is the first view's row; an anchor never is one). None
+        otherwise.
     n_steps_ : int
         Optimiser steps taken (all calls together, as ``n_iter_``). A completed fit with
         fewer than 300 steps, or whose loss still fell by more than 2% per epoch at the
@@ -302,6 +317,7 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "learning_rate_schedule": [StrOptions({"warmup_decay", "constant"})],
+        "pseudo_pairs": [StrOptions({"cca"}), None],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "aux_weight": [Interval(numbers.Real, 0, None, closed="left")],
@@ -337,6 +353,7 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         learning_rate_schedule: str = "warmup_decay",
+        pseudo_pairs: str | None = None,
         batch_size: int = 256,
         learning_rate: float = 3e-3,
         aux_weight: float = 1 / 32,
@@ -367,6 +384,7 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.learning_rate_schedule = learning_rate_schedule
+        self.pseudo_pairs = pseudo_pairs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.aux_weight = aux_weight
@@ -486,6 +504,9 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         device = self.device_ if warm else _resolve_device(self.device)
         # Under torchrun: this process's GPU, and rank 0's draws (one plan for every rank).
         device, mask, seed = join_process_group(device, mask, seed)
+        pseudo, given_mask = None, mask
+        if self.pseudo_pairs is not None and not mask.all():
+            mv, mask, pseudo = self._with_pseudo_pairs(mv, mask, seed)
         validation_rows = None
         if converge and self.early_stopping:
             validation_rows = self._validation_rows(mask, weights, seed)
@@ -555,7 +576,8 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         self._optimizer = result.optimizer
         self.device_ = device
         self.losses_ = dict(weights)
-        self.pair_mask_ = mask
+        self.pair_mask_ = given_mask
+        self.pseudo_pairs_ = pseudo
         self.n_views_ = mv.n_views
         self.view_names_ = list(mv.view_names)
         self.view_sizes_ = list(mv.view_sizes)
@@ -582,6 +604,31 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
                 if message:
                     warnings.warn(message, UndertrainedWarning, stacklevel=_user_stacklevel())
         return self
+
+    def _with_pseudo_pairs(self, mv, mask, seed):
+        """The views aligned on the anchors' pseudo-pairs, the grown mask, and the pairs."""
+        from ._pseudo_pairs import MIN_ANCHORS, aligned_views, cca_pseudo_pairs
+
+        n_pairs = int(mask.sum())
+        if n_pairs < MIN_ANCHORS:
+            raise ValueError(
+                f"pseudo_pairs={self.pseudo_pairs!r} fits a CCA on the known pairs and needs "
+                f"at least {MIN_ANCHORS}; pair_mask marks {n_pairs} row(s) as paired. Mark "
+                "more rows as paired, or set pseudo_pairs=None."
+            )
+        on_disk = [repr(v.name) for v in mv.views if not v.in_memory]
+        if on_disk:
+            raise ValueError(
+                f"pseudo_pairs={self.pseudo_pairs!r} reorders a copy of every view but the "
+                f"first and needs the views in memory; view(s) {', '.join(on_disk)} are read "
+                "from a file (memmap, h5py, zarr). Load them with numpy.asarray, or set "
+                "pseudo_pairs=None."
+            )
+        arrays = [view.array() for view in mv.views]
+        pseudo = cca_pseudo_pairs(arrays, mask, random_state=seed)
+        aligned, mask = aligned_views(arrays, mask, pseudo)
+        views = [LazyView(X, view.name) for X, view in zip(aligned, mv.views)]
+        return dataclasses.replace(mv, views=views), mask, pseudo
 
     def _validation_rows(self, mask, weights, seed):
         """The rows held out for early stopping: a share of the pairs and of the rest."""
