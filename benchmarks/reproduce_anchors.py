@@ -14,10 +14,10 @@ Recipes (``--recipes``):
 - ``paired``: the control, the paired losses alone on the anchors (``rec``, ``trans``, ``cc``);
 - ``cosae``: the CoSAE recipe (every loss but ``cycle``), the paper's mixed regime;
 - ``schedule``: ``paired`` for the first half of the epochs, then ``cosae`` (warm start);
-- ``cca_pairs``: pseudo-pairs first: a CCA fitted on the anchors (each view reduced by PCA on
-  all its rows, within-view covariances from all rows, cross-covariance from the anchors),
-  then mutual nearest neighbours of the two views in the canonical space; ``cosae`` on the
-  anchors plus these pseudo-pairs;
+- ``cca_pairs``: ``CoupledSAE(pseudo_pairs="cca")``: pseudo-pairs first, from a CCA fitted on
+  the anchors (each view reduced by PCA on all its rows, within-view covariances from all
+  rows, cross-covariance from the anchors), then mutual nearest neighbours of the two views
+  in the canonical space; ``cosae`` on the anchors plus these pseudo-pairs;
 - ``self_train``: ``cosae``, then mutual nearest neighbours of the two views' concept codes
   as pseudo-pairs, then ``cosae`` again from scratch on anchors plus pseudo-pairs;
 - ``cca_init``: ``rec`` for a quarter of the epochs, then the second view's encoder is set
@@ -25,8 +25,9 @@ Recipes (``--recipes``):
   (its decoder to the least-squares readout of its rows from those codes), then ``cosae``
   for the remaining epochs (warm start).
 
-The recipes other than ``paired`` and ``cosae`` are prototypes written against the
-estimator's fitted ``model_`` (no option of CoupledSAE), to decide which becomes one.
+``schedule``, ``self_train`` and ``cca_init`` are prototypes written against the
+estimator's fitted ``model_`` (no option of CoupledSAE); ``cca_pairs``, the best of the
+study, became the option.
 
     python benchmarks/reproduce_anchors.py                                   # bbc + mfeat, curve
     python benchmarks/reproduce_anchors.py --fractions 0.01 0.001 \
@@ -41,9 +42,9 @@ import warnings
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
-from sklearn.neighbors import NearestNeighbors
 
 from skcosae import CoupledSAE
+from skcosae._pseudo_pairs import aligned_views, mutual_nearest_neighbours
 from skcosae.datasets import fetch_wordnet_glosses, load_bbc_news, load_mfeat
 from skcosae.linear import CCA
 from skcosae.metrics import intervencha_report
@@ -71,18 +72,12 @@ def load(name, wordnet_rows):
 
 
 # ------------------------------------------------------------------------ pseudo-pairs
-def mutual_nearest_neighbours(Za, Zb, exclude_a, exclude_b):
-    """Rows (i, j) of two views that are each other's nearest neighbour by cosine."""
-    def unit(Z):
-        Z = np.asarray(Z.toarray() if hasattr(Z, "toarray") else Z, dtype=np.float64)
-        return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
-
-    A, B = unit(Za), unit(Zb)
-    a_free, b_free = np.flatnonzero(~exclude_a), np.flatnonzero(~exclude_b)
-    nn_b = NearestNeighbors(n_neighbors=1).fit(B[b_free]).kneighbors(A[a_free])[1][:, 0]
-    nn_a = NearestNeighbors(n_neighbors=1).fit(A[a_free]).kneighbors(B[b_free])[1][:, 0]
-    mutual = nn_a[nn_b] == np.arange(len(a_free))
-    return a_free[mutual], b_free[nn_b[mutual]]
+def code_pseudo_pairs(Za, Zb, anchors):
+    """Mutual nearest neighbours (cosine) of the two views' codes outside the anchors."""
+    free = np.flatnonzero(~anchors)
+    dense = [np.asarray(Z.toarray() if hasattr(Z, "toarray") else Z)[free] for Z in (Za, Zb)]
+    a, b = mutual_nearest_neighbours(*dense)
+    return free[a], free[b]
 
 
 def anchor_cca(Xa, Xb, anchors, seed):
@@ -93,18 +88,6 @@ def anchor_cca(Xa, Xb, anchors, seed):
     reduced = [p.transform(X) for p, X in zip(pcas, (Xa, Xb))]
     cca = CCA(n_components=dim, reg=0.1).fit(reduced, pair_mask=anchors)
     return pcas, cca, reduced
-
-
-def with_pseudo_pairs(Xb, anchors, rows_a, rows_b):
-    """View b reordered so that row rows_b[t] sits at rows_a[t]; the pair mask grows."""
-    order = np.full(len(Xb), -1)
-    order[anchors] = np.flatnonzero(anchors)
-    order[rows_a] = rows_b
-    rest = np.setdiff1d(np.arange(len(Xb)), order[order >= 0])
-    order[order < 0] = rest
-    mask = anchors.copy()
-    mask[rows_a] = True
-    return Xb[order], mask
 
 
 # ------------------------------------------------------------------------ recipes
@@ -164,17 +147,16 @@ def run_recipe(recipe, train, anchors, common, seed):
     if recipe == "self_train":
         first = fit_cosae(train, anchors, common)
         Za, Zb = first.transform(train)
-        rows = mutual_nearest_neighbours(Za, Zb, anchors, anchors)
-        Xb_new, mask = with_pseudo_pairs(Xb, anchors, *rows)
-        return fit_cosae([Xa, Xb_new], mask, common), rows
+        rows = code_pseudo_pairs(Za, Zb, anchors)
+        aligned, mask = aligned_views([Xa, Xb], anchors, np.column_stack(rows))
+        return fit_cosae(aligned, mask, common), rows
     if int(anchors.sum()) < 3:
         return None, None  # a CCA needs a few pairs
     pcas, cca, reduced = anchor_cca(Xa, Xb, anchors, seed)
-    if recipe == "cca_pairs":
-        Za, Zb = cca.transform(reduced)
-        rows = mutual_nearest_neighbours(Za, Zb, anchors, anchors)
-        Xb_new, mask = with_pseudo_pairs(Xb, anchors, *rows)
-        return fit_cosae([Xa, Xb_new], mask, common), rows
+    if recipe == "cca_pairs":  # the option CoupledSAE(pseudo_pairs="cca")
+        sae = CoupledSAE(**dict(common, losses=COSAE, pseudo_pairs="cca"))
+        sae.fit(train, pair_mask=anchors)
+        return sae, (sae.pseudo_pairs_[:, 0], sae.pseudo_pairs_[:, 1])
     if recipe == "cca_init":
         warmup = max(1, epochs // 4)
         sae = fit_cosae(train, anchors, common, {"rec": 1}, max_epochs=warmup)

@@ -259,8 +259,9 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
     stop_reason_ : {"converged", "completed", "diverged", "interrupted"}
         Why the last fit stopped: ``"converged"`` (the monitored loss stopped improving
         and the learning rate decayed), ``"completed"`` (``max_epochs`` ran out first; an
-        ``UndertrainedWarning`` follows when the loss was still falling). On divergence (a NaN or infinite loss) or Ctrl-C, the
-        weights of the last completed epoch are restored and a
+        ``UndertrainedWarning`` follows when the loss was still falling). On divergence (a
+        NaN or infinite loss) or Ctrl-C, the weights of the last completed epoch are
+        restored and a
         :class:`TrainingStoppedWarning` is issued; the model stays usable.
     device_ : str
         Device the model lives on.
@@ -642,10 +643,11 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         n_held = sum(len(h) for h in held)
         pool = n_pairs if self.architecture == "crosscoder" else len(mask)
         if n_held < 2 or pool - n_held < 2:
+            paired = "paired " if self.architecture == "crosscoder" else ""
             raise ValueError(
                 f"early_stopping=True holds out validation_fraction={self.validation_fraction}"
-                f" of the {pool} {'paired ' if self.architecture == 'crosscoder' else ''}rows, which is "
-                f"{n_held} row(s) and leaves {pool - n_held} to train on; both need at least "
+                f" of the {pool} {paired}rows, which is {n_held} row(s) and leaves "
+                f"{pool - n_held} to train on; both need at least "
                 "2. Change validation_fraction, pass more rows, or set early_stopping=False."
             )
         needs_pairs = sorted(n for n in INSTANCE_LOSSES if n in weights)

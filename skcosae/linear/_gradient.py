@@ -56,8 +56,10 @@ class WhitenedLinearAE(DenseLinearAE):
         """The effective encoder ``R Q`` of shape (d, m)."""
         return self.whitener @ self.W
 
-    def encode(self, x: torch.Tensor, view: int = 0, *, training: bool = False) -> torch.Tensor:
-        return x @ self.encoder()
+    def encode(self, x: torch.Tensor, view: int = 0, *, training: bool = False,
+               sparse: bool = False) -> torch.Tensor:
+        z = x @ self.encoder()
+        return z.to_sparse_csr() if sparse else z
 
 
 class _WhitenedCodesModel(PerViewModel):
