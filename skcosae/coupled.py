@@ -904,18 +904,26 @@ def _output_dtype(source):
 
 
 def _stack_csr(parts, n_rows, n_cols):
-    """One CSR float32 matrix from the (crow, col, values) of consecutive row chunks."""
-    nnz = [len(values) for _, _, values in parts]
-    index_dtype = np.int32 if sum(nnz) < 2**31 else np.int64
+    """One CSR float32 matrix from the (crow, col, values) of consecutive row chunks.
+
+    Empties ``parts`` as it fills the matrix: each chunk is freed once copied, so the peak
+    is about one copy of the codes, not the chunks and their concatenation together.
+    """
+    total = sum(len(values) for _, _, values in parts)
+    index_dtype = np.int32 if total < 2**31 else np.int64
     indptr = np.zeros(n_rows + 1, dtype=index_dtype)
+    indices = np.empty(total, dtype=index_dtype)
+    data = np.empty(total, dtype=np.float32)
     offset, row = 0, 0
-    for (crow, _, _), count in zip(parts, nnz):
-        rows = len(crow) - 1
+    parts.reverse()
+    while parts:
+        crow, col, values = parts.pop()
+        rows, count = len(crow) - 1, len(values)
         indptr[row + 1:row + rows + 1] = crow[1:] + offset
+        indices[offset:offset + count] = col
+        data[offset:offset + count] = values
         offset += count
         row += rows
-    indices = np.concatenate([col for _, col, _ in parts]).astype(index_dtype, copy=False)
-    data = np.concatenate([values for _, _, values in parts]).astype(np.float32, copy=False)
     return sp.csr_matrix((data, indices, indptr), shape=(n_rows, n_cols))
 
 
