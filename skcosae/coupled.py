@@ -125,11 +125,11 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         learning rate has decayed (``learning_rate_schedule``); ``stop_reason_`` says which
         ended it. What counts for learning is the number of steps,
         ``epochs * n_samples / batch_size`` (docs: Getting started, "Did the fit learn?").
-    tol : float or None, default=1e-4
+    tol : float or None, default=0.02
         Improvement of the monitored loss (the weighted objective, whose terms are
         normalised by each view's variance, so ``tol`` is scale-free) that counts as
         progress. None: no convergence check; the fit runs ``max_epochs``.
-    n_iter_no_change : int, default=5
+    n_iter_no_change : int, default=3
         Convergence checks in a row without an improvement of at least ``tol`` that end the
         stable phase: the learning rate then decays and the fit stops. A check closes at the
         end of an epoch once at least 100 steps ran since the previous one (each epoch on
@@ -510,13 +510,12 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
             mv, mask, pseudo = self._with_pseudo_pairs(mv, mask, seed)
         validation_rows = None
         if converge and self.early_stopping:
-            validation_rows = self._validation_rows(mask, weights, seed)
+            validation_rows = self._validation_rows(mask, needs_pairs, seed)
         rule = None
         if converge:
-            rule = ConvergenceRule(tol=self.tol, n_iter_no_change=self.n_iter_no_change,
-                                   warmup=self.learning_rate_schedule == "warmup_decay",
-                                   decay_fraction=(0.2 if self.learning_rate_schedule
-                                                   == "warmup_decay" else 0.0))
+            rule = ConvergenceRule(tol=self.tol, n_iter_no_change=self.n_iter_no_change)
+            if self.learning_rate_schedule == "constant":
+                rule = dataclasses.replace(rule, warmup=False, decay_fraction=0.0)
         check_precision(self.precision, device)
         config = self._checkpoint_config(mv, mask, moments)
 
@@ -631,15 +630,18 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         views = [LazyView(X, view.name) for X, view in zip(aligned, mv.views)]
         return dataclasses.replace(mv, views=views), mask, pseudo
 
-    def _validation_rows(self, mask, weights, seed):
-        """The rows held out for early stopping: a share of the pairs and of the rest."""
+    def _validation_rows(self, mask, needs_pairs, seed):
+        """The rows held out for early stopping: a share of the pairs and of the rest.
+
+        ``needs_pairs``: the weighted terms that need pairs (as the fit listed them).
+        """
         n_pairs = int(mask.sum())
-        groups = [("paired", np.flatnonzero(mask))]
+        groups = [np.flatnonzero(mask)]
         if self.architecture != "crosscoder":  # a crosscoder trains on the pairs alone
-            groups.append(("unpaired", np.flatnonzero(~mask)))
+            groups.append(np.flatnonzero(~mask))
         rng = np.random.default_rng(seed)
         held = [rng.choice(rows, size=int(round(self.validation_fraction * len(rows))),
-                           replace=False) for _, rows in groups]
+                           replace=False) for rows in groups]
         n_held = sum(len(h) for h in held)
         pool = n_pairs if self.architecture == "crosscoder" else len(mask)
         if n_held < 2 or pool - n_held < 2:
@@ -650,7 +652,6 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
                 f"{pool - n_held} to train on; both need at least "
                 "2. Change validation_fraction, pass more rows, or set early_stopping=False."
             )
-        needs_pairs = sorted(n for n in INSTANCE_LOSSES if n in weights)
         if needs_pairs and self.architecture != "crosscoder" and not (
                 0 < len(held[0]) < n_pairs):
             raise ValueError(
