@@ -149,19 +149,28 @@ class LazyView:
         return self._convert(self.source[start:stop])
 
     def take(self, index):
-        """Rows ``index`` (sorted, unique), read as few contiguous runs as possible."""
+        """Rows ``index`` (sorted, unique) as a new array of :attr:`dtype`."""
+        return self.take_into(index, np.empty((len(index), self.shape[1]), dtype=self.dtype))
+
+    def take_into(self, index, out):
+        """Write rows ``index`` (sorted, unique) into ``out``, converted to its dtype.
+
+        A file is read as few contiguous runs as possible, each straight into its place in
+        ``out``: no temporary of the whole block, so that a buffer refilled many times does
+        not fragment the heap.
+        """
         index = np.asarray(index, dtype=np.int64)
         if len(index) == 0:
-            return np.empty((0, self.shape[1]), dtype=self.dtype)
+            return out
+        if self.in_memory:
+            block = self.source[index]
+            out[...] = block if self.columns is None else block[:, self.columns]
+            return out
         breaks = np.flatnonzero(np.diff(index) != 1) + 1
-        starts = np.concatenate([[0], breaks])
-        stops = np.concatenate([breaks, [len(index)]])
-        if len(starts) == 1:
-            return self.rows(int(index[0]), int(index[-1]) + 1)
-        if isinstance(self.source, np.ndarray):
-            return self._convert(self.source[index])
-        return np.concatenate([self.rows(int(index[a]), int(index[b - 1]) + 1)
-                               for a, b in zip(starts, stops)])
+        for a, b in zip(np.concatenate([[0], breaks]), np.concatenate([breaks, [len(index)]])):
+            block = self.source[int(index[a]):int(index[b - 1]) + 1]
+            out[a:b] = block if self.columns is None else np.asarray(block)[:, self.columns]
+        return out
 
     def chunks(self, rows=None):
         """``(start, rows)`` for consecutive row chunks (of :func:`chunk_rows` rows)."""

@@ -72,8 +72,8 @@ def test_epoch_batches_keep_pairs_aligned_and_shuffle_unpaired_rows_per_view(shu
     pair_mask = rng.random(n) < 0.1
     unpaired_index = np.flatnonzero(~pair_mask)
     seen = [[], [], []]
-    buffers = plan_epoch(np.arange(n), pair_mask, 3, 64, rng, shuffle_rows=shuffle_rows,
-                         chunk_rows=16, pair_batch=True)
+    buffers = list(plan_epoch(np.arange(n), pair_mask, 3, 64, rng, shuffle_rows=shuffle_rows,
+                              chunk_rows=16, pair_batch=True))
     for buffer in buffers:
         for step in buffer.steps:
             per_view, paired = step.rows, step.paired
@@ -95,6 +95,27 @@ def test_epoch_batches_keep_pairs_aligned_and_shuffle_unpaired_rows_per_view(shu
     assert sizes[:-1] == [64] * (len(sizes) - 1) and sum(sizes) == n
     if shuffle_rows is not None:
         assert len(buffers) == 4  # 19 chunks of 16 rows, 6 per buffer
+
+
+@pytest.mark.parametrize("n, batch_size, shuffle_rows", [
+    (300, 64, None), (300, 64, 96), (1000, 50, 130), (257, 256, 64), (10, 64, 16)])
+def test_epoch_plan_is_drawn_as_read_and_knows_its_steps(n, batch_size, shuffle_rows):
+    rng = np.random.default_rng(1)
+    pair_mask = rng.random(n) < 0.5
+    state = rng.bit_generator.state
+    plan = plan_epoch(np.arange(n), pair_mask, 2, batch_size, rng, shuffle_rows=shuffle_rows,
+                      chunk_rows=16)
+    assert rng.bit_generator.state == state  # nothing is drawn before the buffers are read
+    buffers = iter(plan)
+    first = next(buffers)
+    if shuffle_rows is not None and shuffle_rows < n:
+        # Only the buffer being read holds per-row arrays, not the whole epoch.
+        assert len(first.load) <= shuffle_rows
+    steps = first.steps + [step for buffer in buffers for step in buffer.steps]
+    assert plan.n_steps == len(steps)
+    assert plan.last_step_rows == len(steps[-1].paired) - steps[-1].n_extra
+    with pytest.raises(RuntimeError, match="read once"):
+        iter(plan)
 
 
 def test_rare_pairs_reach_every_step(monkeypatch):

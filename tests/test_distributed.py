@@ -114,12 +114,12 @@ def test_two_ranks_take_the_steps_of_one_process_not_two_independent_fits(two_ra
 def test_shards_keep_pairs_and_cover_each_step():
     rng = np.random.default_rng(0)
     pair_mask = rng.random(300) < 0.1
-    buffers = plan_epoch(np.arange(300), pair_mask, 2, 64, rng, pair_batch=True)
+    buffers = list(plan_epoch(np.arange(300), pair_mask, 2, 64, rng, pair_batch=True))
     shares = []
     for rank in range(3):
         parallel = object.__new__(DataParallel)
         parallel.rank, parallel.world_size = rank, 3
-        shares.append(parallel.shard(buffers))
+        shares.append(list(parallel.shard(buffers)))
     for s, step in enumerate(buffers[0].steps):
         parts = [share[0].steps[s] for share in shares]
         for part in parts:
@@ -132,3 +132,14 @@ def test_shards_keep_pairs_and_cover_each_step():
             np.testing.assert_array_equal(main, step.rows[view][:n_main])
             np.testing.assert_array_equal(extra, step.rows[view][n_main:])
     assert all(isinstance(b, EpochBuffer) for b in shares[0])
+
+
+@pytest.mark.parametrize("n", [300, 257, 256])
+def test_sharded_step_count_matches_the_shards(n):
+    pair_mask = np.ones(n, dtype=bool)
+    for world_size in (2, 3):
+        parallel = object.__new__(DataParallel)
+        parallel.rank, parallel.world_size = 0, world_size
+        plan = plan_epoch(np.arange(n), pair_mask, 2, 64, np.random.default_rng(0))
+        expected = parallel.n_steps(plan)
+        assert expected == sum(len(b.steps) for b in parallel.shard(plan))

@@ -121,25 +121,96 @@ def _deal_unpaired(order, paired, n_views, rng):
 
 
 def _groups(domain, rng, shuffle_rows, chunk_rows):
-    """The rows of each buffer of an epoch (positions in ``domain``' order, then global)."""
+    """The rows of each buffer of an epoch (positions in ``domain``' order, then global),
+    drawn one buffer at a time; the chunks' order is drawn at the first."""
     n = len(domain)
     if shuffle_rows is None or shuffle_rows >= n:
-        return [domain]
+        yield domain
+        return
     n_chunks = -(-n // chunk_rows)
     chunk_order = rng.permutation(n_chunks)
     per_buffer = max(1, shuffle_rows // chunk_rows)
-    groups = []
     for g in range(0, n_chunks, per_buffer):
         chunks = np.sort(chunk_order[g:g + per_buffer])
         positions = np.concatenate(
             [np.arange(c * chunk_rows, min(n, (c + 1) * chunk_rows)) for c in chunks])
-        groups.append(domain[positions])
-    return groups
+        yield domain[positions]
+
+
+class EpochPlan:
+    """The buffers and steps of one epoch, drawn one buffer at a time as they are read.
+
+    Only the buffer being read holds per-row arrays, so planning costs memory in the size
+    of the shuffle buffer, not of the data. The plan is read once: iterating it draws the
+    epoch's randomness from its generator.
+
+    Attributes
+    ----------
+    n_steps : int
+        The steps of the epoch: every batch is full but the last.
+    last_step_rows : int
+        The rows of the last step (the pair batch aside).
+    """
+
+    def __init__(self, domain, pair_mask, n_views, batch_size, rng, *, shuffle_rows=None,
+                 chunk_rows=512, pair_batch=False):
+        self.domain = np.asarray(domain)
+        self.pair_mask = pair_mask
+        self.n_views, self.batch_size = n_views, batch_size
+        self.rng = rng
+        self.shuffle_rows, self.chunk_rows = shuffle_rows, chunk_rows
+        self.pair_batch = pair_batch
+        n = len(self.domain)
+        self.n_steps = -(-n // batch_size)
+        self.last_step_rows = n - (self.n_steps - 1) * batch_size if n else 0
+        self._read = False
+
+    def __iter__(self):
+        if self._read:
+            raise RuntimeError("an EpochPlan is read once; plan another epoch")
+        self._read = True
+        return self._buffers()
+
+    def _buffers(self):
+        rng, batch_size, n_views = self.rng, self.batch_size, self.n_views
+        pair_index = np.flatnonzero(self.pair_mask) if self.pair_batch else None
+        carry = [np.empty(0, dtype=np.int64) for _ in range(n_views)]
+        carry_paired = np.empty(0, dtype=bool)
+        groups = _groups(self.domain, rng, self.shuffle_rows, self.chunk_rows)
+        rows = next(groups, None)
+        while rows is not None:
+            order = rows[rng.permutation(len(rows))]
+            paired = self.pair_mask[order]
+            per_view = _deal_unpaired(order, paired, n_views, rng)
+            per_view = [np.concatenate([c, v]) for c, v in zip(carry, per_view)]
+            keep = carry
+            paired = np.concatenate([carry_paired, paired])
+            following = next(groups, None)
+            # Only the last buffer may end on a short batch: the others carry their remainder.
+            end = len(paired) if following is None else (len(paired) // batch_size) * batch_size
+            steps = []
+            for start in range(0, end, batch_size):
+                stop = min(start + batch_size, end)
+                step_rows = [v[start:stop] for v in per_view]
+                step_paired = paired[start:stop]
+                n_extra = 0
+                if self.pair_batch:
+                    extra = rng.choice(pair_index,
+                                       size=min(len(pair_index), max(1, batch_size // 4)),
+                                       replace=False)
+                    n_extra = len(extra)
+                    step_rows = [np.concatenate([r, extra]) for r in step_rows]
+                    step_paired = np.concatenate([step_paired, np.ones(n_extra, dtype=bool)])
+                steps.append(Step(step_rows, step_paired, n_extra))
+            carry = [v[end:] for v in per_view]
+            carry_paired = paired[end:]
+            yield EpochBuffer(np.sort(rows), keep, steps)
+            rows = following
 
 
 def plan_epoch(domain, pair_mask, n_views, batch_size, rng, *, shuffle_rows=None,
                chunk_rows=512, pair_batch=False):
-    """The buffers and steps of one epoch.
+    """The buffers and steps of one epoch, as an :class:`EpochPlan` read once.
 
     Parameters
     ----------
@@ -148,6 +219,7 @@ def plan_epoch(domain, pair_mask, n_views, batch_size, rng, *, shuffle_rows=None
     pair_mask : ndarray of bool of shape (n_samples,)
     n_views, batch_size : int
     rng : numpy.random.Generator
+        Drawn from as the buffers are read.
     shuffle_rows : int or None
         Rows per buffer; None (or at least ``len(domain)``): one buffer of every row, a
         full shuffle.
@@ -158,40 +230,11 @@ def plan_epoch(domain, pair_mask, n_views, batch_size, rng, *, shuffle_rows=None
 
     Returns
     -------
-    list of EpochBuffer
+    EpochPlan
+        An iterable of :class:`EpochBuffer`, with the epoch's ``n_steps``.
     """
-    pair_index = np.flatnonzero(pair_mask)
-    groups = _groups(np.asarray(domain), rng, shuffle_rows, chunk_rows)
-    buffers = []
-    carry = [np.empty(0, dtype=np.int64) for _ in range(n_views)]
-    carry_paired = np.empty(0, dtype=bool)
-    for g, rows in enumerate(groups):
-        order = rows[rng.permutation(len(rows))]
-        paired = pair_mask[order]
-        per_view = _deal_unpaired(order, paired, n_views, rng)
-        per_view = [np.concatenate([c, v]) for c, v in zip(carry, per_view)]
-        keep = carry
-        paired = np.concatenate([carry_paired, paired])
-        last = g == len(groups) - 1
-        # Only the last buffer may end on a short batch: the others carry their remainder.
-        end = len(paired) if last else (len(paired) // batch_size) * batch_size
-        steps = []
-        for start in range(0, end, batch_size):
-            stop = min(start + batch_size, end)
-            step_rows = [v[start:stop] for v in per_view]
-            step_paired = paired[start:stop]
-            n_extra = 0
-            if pair_batch:
-                extra = rng.choice(pair_index, size=min(len(pair_index), max(1, batch_size // 4)),
-                                   replace=False)
-                n_extra = len(extra)
-                step_rows = [np.concatenate([r, extra]) for r in step_rows]
-                step_paired = np.concatenate([step_paired, np.ones(n_extra, dtype=bool)])
-            steps.append(Step(step_rows, step_paired, n_extra))
-        carry = [v[end:] for v in per_view]
-        carry_paired = paired[end:]
-        buffers.append(EpochBuffer(np.sort(rows), keep, steps))
-    return buffers
+    return EpochPlan(domain, pair_mask, n_views, batch_size, rng, shuffle_rows=shuffle_rows,
+                     chunk_rows=chunk_rows, pair_batch=pair_batch)
 
 
 class DeviceViews:
@@ -229,31 +272,47 @@ class StreamedViews:
     def __init__(self, sources, device, pair_index=None):
         self.sources = list(sources)
         self.device = torch.device(device)
-        n = self.sources[0].shape[0]
-        self._where = [np.full(n, -1, dtype=np.int64) for _ in self.sources]
-        self._data = [np.empty((0, s.shape[1]), dtype=np.float32) for s in self.sources]
-        self._ids = [np.empty(0, dtype=np.int64) for _ in self.sources]
-        self._pair_where = None
+        # Per view: one array reused by every buffer (refilled in place, grown if a buffer
+        # is larger), the buffer's rows in it, the buffer's global rows sorted, and where
+        # each sits in the buffer. A step's rows are found by binary search, so nothing
+        # sized by the data is kept.
+        self._store = [np.empty((0, s.shape[1]), dtype=np.float32) for s in self.sources]
+        self._data = list(self._store)
+        self._sorted_ids = [np.empty(0, dtype=np.int64) for _ in self.sources]
+        self._positions = [np.empty(0, dtype=np.int64) for _ in self.sources]
+        self._pair_ids = None
         if pair_index is not None and len(pair_index):
-            self._pair_where = np.full(n, -1, dtype=np.int64)
-            self._pair_where[pair_index] = np.arange(len(pair_index))
-            self._pairs = [self._float32(s.take(pair_index)) for s in self.sources]
+            self._pair_ids = np.asarray(pair_index, dtype=np.int64)  # sorted
+            self._pairs = [self._float32(s.take(self._pair_ids)) for s in self.sources]
 
     @staticmethod
     def _float32(block):
         return np.ascontiguousarray(block, dtype=np.float32)
 
+    def _locate(self, view, rows):
+        """Positions in the buffer of ``view``'s global ``rows`` (all resident)."""
+        return self._positions[view][np.searchsorted(self._sorted_ids[view], rows)]
+
     def _fill(self, view, buffer):
         """Make ``buffer``'s rows (and the kept ones) resident for ``view``."""
-        where = self._where[view]
-        kept_ids = buffer.keep[view]
-        kept = self._data[view][where[kept_ids]] if len(kept_ids) else None
-        where[self._ids[view]] = -1
-        fresh = self._float32(self.sources[view].take(buffer.load))
-        ids = np.concatenate([kept_ids, buffer.load]) if kept is not None else buffer.load
-        self._data[view] = np.concatenate([kept, fresh]) if kept is not None else fresh
-        self._ids[view] = ids
-        where[ids] = np.arange(len(ids))
+        kept_ids, load = buffer.keep[view], buffer.load
+        n_kept = len(kept_ids)
+        n_rows = n_kept + len(load)
+        kept = self._data[view][self._locate(view, kept_ids)] if n_kept else None
+        if len(self._store[view]) < n_rows:
+            self._store[view] = self._data[view] = None  # free the old before the new
+            # Spare rows for the remainder the next buffer carries over (a larger one regrows).
+            spare = n_rows // 16 + 1024
+            self._store[view] = np.empty((n_rows + spare, self.sources[view].shape[1]),
+                                         dtype=np.float32)
+        store = self._store[view]
+        if n_kept:
+            store[:n_kept] = kept
+        self.sources[view].take_into(load, store[n_kept:n_rows])
+        self._data[view] = store[:n_rows]
+        ids = np.concatenate([kept_ids, load]) if n_kept else load
+        order = np.argsort(ids, kind="stable")
+        self._sorted_ids[view], self._positions[view] = ids[order], order
 
     def _to_device(self, block):
         return host_to_device(torch.from_numpy(block), self.device)
@@ -261,9 +320,9 @@ class StreamedViews:
     def _gather(self, view, step):
         rows = step.rows[view]
         main = rows[:len(rows) - step.n_extra]
-        block = self._data[view][self._where[view][main]]
+        block = self._data[view][self._locate(view, main)]
         if step.n_extra:
-            extra = self._pairs[view][self._pair_where[rows[len(main):]]]
+            extra = self._pairs[view][np.searchsorted(self._pair_ids, rows[len(main):])]
             block = np.concatenate([block, extra])
         return self._to_device(block)
 

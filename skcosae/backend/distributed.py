@@ -128,13 +128,17 @@ class DataParallel:
         """The run this process belongs to, or None when it trains alone."""
         return cls(device) if _running() else None
 
+    def n_steps(self, epoch):
+        """The steps this process runs of ``epoch`` (an :class:`EpochPlan`): a last step
+        of fewer rows than processes is left out."""
+        return epoch.n_steps - int(0 < epoch.last_step_rows < self.world_size)
+
     def shard(self, buffers):
-        """The same buffers with this process's share of every step.
+        """The same buffers, one at a time, with this process's share of every step.
 
         A step's rows are cut into ``world_size`` contiguous shares (its pair batch too);
         a step of fewer rows than processes is left out by all of them.
         """
-        sharded = []
         for buffer in buffers:
             steps = []
             for step in buffer.steps:
@@ -147,8 +151,7 @@ class DataParallel:
                 take = np.concatenate([main, extra])
                 steps.append(Step([rows[take] for rows in step.rows], step.paired[take],
                                   len(extra), n_rows=n_main))
-            sharded.append(EpochBuffer(buffer.load, buffer.keep, steps))
-        return sharded
+            yield EpochBuffer(buffer.load, buffer.keep, steps)
 
     def broadcast_object(self, value):
         """Rank 0's ``value`` (any picklable object) on every process."""

@@ -291,12 +291,14 @@ def train_coupled(model, plan, *, optimizer=None, resume=None, callback=None, pr
     if plan.validation_rows is not None:
         training_rows[plan.validation_rows] = False
     pair_mask = all_pairs_mask & training_rows
-    pair_index = np.flatnonzero(pair_mask)
+    n_pairs = int(pair_mask.sum())
     # A crosscoder's shared code needs every view of a row: its epochs run over the pairs.
-    domain = pair_index if model.is_crosscoder else np.flatnonzero(training_rows)
-    pair_batch = not model.is_crosscoder and 0 < len(pair_index) < n / 2
+    domain = np.flatnonzero(pair_mask if model.is_crosscoder else training_rows)
+    del training_rows
+    pair_batch = not model.is_crosscoder and 0 < n_pairs < n / 2
     if plan.streaming:
-        data = StreamedViews(plan.views, plan.device, pair_index if pair_batch else None)
+        data = StreamedViews(plan.views, plan.device,
+                             np.flatnonzero(pair_mask) if pair_batch else None)
     else:
         data = DeviceViews(plan.views)
     parallel = DataParallel.current(plan.device)
@@ -339,9 +341,10 @@ def train_coupled(model, plan, *, optimizer=None, resume=None, callback=None, pr
                 buffers = plan_epoch(domain, pair_mask, n_views, plan.batch_size, rng,
                                      shuffle_rows=plan.shuffle_rows, chunk_rows=plan.chunk_rows,
                                      pair_batch=pair_batch)
+                epoch_steps = buffers.n_steps
                 if parallel is not None:
+                    epoch_steps = parallel.n_steps(buffers)
                     buffers = parallel.shard(buffers)
-                epoch_steps = sum(len(buffer.steps) for buffer in buffers)
                 if schedule is not None:
                     schedule.begin_epoch(epoch, epoch_steps, result.n_steps)
                 sums, n_batches = {}, 0
