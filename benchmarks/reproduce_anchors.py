@@ -14,10 +14,15 @@ Recipes (``--recipes``):
 - ``paired``: the control, the paired losses alone on the anchors (``rec``, ``trans``, ``cc``);
 - ``cosae``: the CoSAE recipe (every loss but ``cycle``), the paper's mixed regime;
 - ``schedule``: ``paired`` for the first half of the epochs, then ``cosae`` (warm start);
-- ``cca_pairs``: ``CoupledSAE(pseudo_pairs="cca")``: pseudo-pairs first, from a CCA fitted on
-  the anchors (each view reduced by PCA on all its rows, within-view covariances from all
-  rows, cross-covariance from the anchors), then mutual nearest neighbours of the two views
-  in the canonical space; ``cosae`` on the anchors plus these pseudo-pairs;
+- ``pls_pairs``: ``CoupledSAE(pseudo_pairs="pls")``: pseudo-pairs first, from a linear map
+  fitted on the anchors (each view reduced by PCA on all its rows, partial least squares
+  directions of the anchors' cross-covariance), mutual nearest neighbours of the two views
+  in that space, refitted on anchors plus pseudo-pairs for up to 10 rounds; ``cosae`` on the
+  anchors plus the last pseudo-pairs;
+- ``cca_pairs``: ``CoupledSAE(pseudo_pairs="cca")``: the same with canonical correlation
+  directions (within-view covariances from all rows, shrunk by 0.1);
+- ``cca_once``: the option as it was first landed: ``cca_pairs`` without the refinement
+  rounds (the anchors' own matching only);
 - ``self_train``: ``cosae``, then mutual nearest neighbours of the two views' concept codes
   as pseudo-pairs, then ``cosae`` again from scratch on anchors plus pseudo-pairs;
 - ``cca_init``: ``rec`` for a quarter of the epochs, then the second view's encoder is set
@@ -25,9 +30,9 @@ Recipes (``--recipes``):
   (its decoder to the least-squares readout of its rows from those codes), then ``cosae``
   for the remaining epochs (warm start).
 
-``schedule``, ``self_train`` and ``cca_init`` are prototypes written against the
-estimator's fitted ``model_`` (no option of CoupledSAE); ``cca_pairs``, the best of the
-study, became the option.
+``schedule``, ``self_train``, ``cca_once`` and ``cca_init`` are prototypes written against
+the estimator (no option of CoupledSAE); the anchor pseudo-pairs, the best of the study,
+became the option ``pseudo_pairs``.
 
     python benchmarks/reproduce_anchors.py                                   # bbc + mfeat, curve
     python benchmarks/reproduce_anchors.py --fractions 0.01 0.001 \
@@ -36,22 +41,25 @@ study, became the option.
 """
 
 import argparse
+import json
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 
 from skcosae import CoupledSAE
-from skcosae._pseudo_pairs import aligned_views, mutual_nearest_neighbours
+from skcosae._pseudo_pairs import aligned_views, anchor_pseudo_pairs, mutual_nearest_neighbours
 from skcosae.datasets import fetch_wordnet_glosses, load_bbc_news, load_mfeat
 from skcosae.linear import CCA
 from skcosae.metrics import intervencha_report
 
 PAIRED = {"rec": 1, "trans": 1, "cc": 1}
 COSAE = {"rec": 1, "trans": 1, "cc": 1, "dist_trans": 1, "dist_cc": 1}
-RECIPES = ("paired", "cosae", "schedule", "cca_pairs", "self_train", "cca_init")
+RECIPES = ("paired", "cosae", "schedule", "pls_pairs", "cca_pairs", "cca_once", "self_train",
+           "cca_init")
 SCORES = ("S_align", "S_trans", "S_cc")
 
 
@@ -152,12 +160,17 @@ def run_recipe(recipe, train, anchors, common, seed):
         return fit_cosae(aligned, mask, common), rows
     if int(anchors.sum()) < 3:
         return None, None  # a CCA needs a few pairs
-    pcas, cca, reduced = anchor_cca(Xa, Xb, anchors, seed)
-    if recipe == "cca_pairs":  # the option CoupledSAE(pseudo_pairs="cca")
-        sae = CoupledSAE(**dict(common, losses=COSAE, pseudo_pairs="cca"))
+    if recipe in ("pls_pairs", "cca_pairs"):  # the option CoupledSAE(pseudo_pairs=...)
+        sae = CoupledSAE(**dict(common, losses=COSAE, pseudo_pairs=recipe[:3]))
         sae.fit(train, pair_mask=anchors)
         return sae, (sae.pseudo_pairs_[:, 0], sae.pseudo_pairs_[:, 1])
+    if recipe == "cca_once":
+        pairs = anchor_pseudo_pairs(train, anchors, directions="cca", random_state=seed,
+                                    max_rounds=0)
+        aligned, mask = aligned_views(train, anchors, pairs)
+        return fit_cosae(aligned, mask, common), (pairs[:, 0], pairs[:, 1])
     if recipe == "cca_init":
+        pcas, cca, _reduced = anchor_cca(Xa, Xb, anchors, seed)
         warmup = max(1, epochs // 4)
         sae = fit_cosae(train, anchors, common, {"rec": 1}, max_epochs=warmup)
 
@@ -249,7 +262,8 @@ def table(name, view_names, n_rows, results, args):
     full = [v for (f, r), v in results.items() if f == 1 and r == "cosae"]
     reference = np.mean([row[0] for row in full[0]]) if full else np.nan
     lines = [(f"### {name}: views {view_names}, {n_rows} rows ({1 - args.test_size:.0%} "
-              f"fitted, held-out rows scored), seeds {args.seeds}, {args.max_epochs} epochs"),
+              f"fitted, held-out rows scored), {max(map(len, results.values()))} seed(s), at "
+              f"most {args.max_epochs} epochs"),
              "", ("| anchors | pairs | recipe | S_align | / fully paired | S_trans | S_cc | "
                   "pseudo-pairs (exact / same label) | fit s |"),
              "|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
@@ -310,7 +324,9 @@ def main():
                         default=[1.0, 0.1, 0.03, 0.01, 0.003, 0.001])
     parser.add_argument("--recipes", nargs="+", default=["paired", "cosae"], choices=RECIPES)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--max-epochs", type=int, default=50)
+    parser.add_argument("--max-epochs", type=int, default=200,
+                        help="the cap of every fit (CoupledSAE's default: fits stop when "
+                             "they converge)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--test-size", type=float, default=0.4)
     parser.add_argument("--max-test-rows", type=int, default=4000)
@@ -319,14 +335,31 @@ def main():
                         help="use the first N rows of the WordNet build (a uniform sample)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--figure", help="save the S_align curves to this image file")
+    parser.add_argument("--save", help="add the results to this JSON file (per data set)")
+    parser.add_argument("--load", nargs="+", default=[],
+                        help="JSON files of earlier runs: their tables and curves, no fit")
     args = parser.parse_args()
     curves = {}
-    for name in args.datasets:
+    for path in args.load:
+        for name, saved in json.loads(Path(path).read_text()).items():
+            results = curves.setdefault(name, {})
+            for fraction, recipe, row in saved["rows"]:
+                results.setdefault((fraction, recipe), []).append(row)
+            print(table(name, saved["view_names"], saved["n_rows"], results, args) + "\n")
+    for name in [] if args.load else args.datasets:
         view_names, n_rows, results = run(name, args)
         curves[name] = results
         print()
         print(table(name, view_names, n_rows, results, args))
         print(flush=True)
+        if args.save:
+            path = Path(args.save)
+            saved = json.loads(path.read_text()) if path.exists() else {}
+            entry = saved.setdefault(name, {"view_names": list(view_names), "n_rows": n_rows,
+                                            "rows": []})
+            entry["rows"] += [[f, r, [float(x) for x in row]]
+                              for (f, r), rows in results.items() for row in rows]
+            path.write_text(json.dumps(saved))
     if args.figure:
         plot_curves(curves, args.figure)
 
