@@ -339,13 +339,15 @@ def main():
     parser.add_argument("--load", nargs="+", default=[],
                         help="JSON files of earlier runs: their tables and curves, no fit")
     args = parser.parse_args()
-    curves = {}
+    curves, shapes = {}, {}
     for path in args.load:
         for name, saved in json.loads(Path(path).read_text()).items():
             results = curves.setdefault(name, {})
             for fraction, recipe, row in saved["rows"]:
                 results.setdefault((fraction, recipe), []).append(row)
-            print(table(name, saved["view_names"], saved["n_rows"], results, args) + "\n")
+            shapes[name] = saved["view_names"], saved["n_rows"]
+    for name, results in curves.items():
+        print(table(name, *shapes[name], results, args) + "\n")
     for name in [] if args.load else args.datasets:
         view_names, n_rows, results = run(name, args)
         curves[name] = results
