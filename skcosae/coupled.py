@@ -913,8 +913,8 @@ def _output_dtype(source):
 def _stack_csr(parts, n_rows, n_cols):
     """One CSR float32 matrix from the (crow, col, values) of consecutive row chunks.
 
-    Empties ``parts`` as it fills the matrix: each chunk is freed once copied, so the peak
-    is about one copy of the codes, not the chunks and their concatenation together.
+    Empties ``parts`` as it fills the matrix: each chunk is freed once copied, instead of
+    holding every chunk until one concatenation at the end.
     """
     total = sum(len(values) for _, _, values in parts)
     index_dtype = np.int32 if total < 2**31 else np.int64
