@@ -786,13 +786,15 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         """``fn`` on row chunks of ``arrays``, without gradients.
 
         Returns codes (``codes=True``: CSR float32 with ``sparse_output``) or dense rows in
-        the float dtype of the input (float32 stays float32).
+        the float dtype of the input (float32 stays float32). Each chunk's result is copied
+        into one output that grows in place and the chunk is freed at once, so the working
+        memory is one chunk's, whatever the number of rows.
         """
         torch = _torch()
         n = arrays[0].shape[0]
         dtype = _output_dtype(arrays[0])
         sparse = codes and self.sparse_output
-        parts = []
+        output = _CsrRows(n, self.n_concepts_) if sparse else None
         step = self._chunk_rows()
         with torch.no_grad(), _torch_threads(getattr(self, "n_threads", None)):
             for start in range(0, n, step):
@@ -801,16 +803,18 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
                 if sparse:
                     if out.layout != torch.sparse_csr:
                         out = out.to_sparse_csr()
-                    parts.append((out.crow_indices().cpu().numpy(),
-                                  out.col_indices().cpu().numpy().astype(np.int32),
-                                  out.values().cpu().numpy()))
+                    output.append(out.crow_indices().cpu().numpy(),
+                                  out.col_indices().cpu().numpy(),
+                                  out.values().cpu().numpy())
                 else:
-                    parts.append(out.cpu().numpy().astype(dtype, copy=False))
+                    block = out.cpu().numpy()
+                    if output is None:
+                        output = np.empty((n, block.shape[1]), dtype=dtype)
+                    output[start:stop] = block
+                del out
         if sparse:
-            return _stack_csr(parts, n, self.n_concepts_)
-        if not parts:
-            return np.empty((0, 0), dtype=dtype)
-        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+            return output.matrix()
+        return np.empty((0, 0), dtype=dtype) if output is None else output
 
     def _mode(self):
         return self.crosscoder_mode if self.architecture == "crosscoder" else "standalone"
@@ -910,28 +914,52 @@ def _output_dtype(source):
     return np.dtype(np.float32) if dtype == np.float32 else np.dtype(np.float64)
 
 
-def _stack_csr(parts, n_rows, n_cols):
-    """One CSR float32 matrix from the (crow, col, values) of consecutive row chunks.
+class _CsrRows:
+    """A CSR float32 matrix filled chunk of rows by chunk of rows.
 
-    Empties ``parts`` as it fills the matrix: each chunk is freed once copied, instead of
-    holding every chunk until one concatenation at the end.
+    The column indices and values live in two arrays whose capacity is sized from the
+    first chunk's density and grown in place (``ndarray.resize``: a ``realloc``, which
+    moves no data for large blocks on Linux) when a later chunk needs more; the chunks
+    themselves are not kept. Holding every chunk until one concatenation at the end doubled
+    the codes' memory and, on long transforms, fragmented the heap with one small block
+    per chunk between the freed inputs.
     """
-    total = sum(len(values) for _, _, values in parts)
-    index_dtype = np.int32 if total < 2**31 else np.int64
-    indptr = np.zeros(n_rows + 1, dtype=index_dtype)
-    indices = np.empty(total, dtype=index_dtype)
-    data = np.empty(total, dtype=np.float32)
-    offset, row = 0, 0
-    parts.reverse()
-    while parts:
-        crow, col, values = parts.pop()
+
+    _GROWTH = 1.1
+
+    def __init__(self, n_rows, n_cols):
+        self.shape = (n_rows, n_cols)
+        self.indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        self.indices = np.empty(0, dtype=np.int32)
+        self.data = np.empty(0, dtype=np.float32)
+        self.rows = self.nnz = 0
+
+    def _reserve(self, count, chunk_rows):
+        needed = self.nnz + count
+        if needed <= len(self.data):
+            return
+        rows_done = self.rows + chunk_rows
+        per_row = needed / max(rows_done, 1)
+        capacity = max(needed, int(per_row * self.shape[0] * self._GROWTH)
+                       if rows_done < self.shape[0] else needed)
+        self.indices.resize(capacity, refcheck=False)
+        self.data.resize(capacity, refcheck=False)
+
+    def append(self, crow, col, values):
         rows, count = len(crow) - 1, len(values)
-        indptr[row + 1:row + rows + 1] = crow[1:] + offset
-        indices[offset:offset + count] = col
-        data[offset:offset + count] = values
-        offset += count
-        row += rows
-    return sp.csr_matrix((data, indices, indptr), shape=(n_rows, n_cols))
+        self._reserve(count, rows)
+        self.indptr[self.rows + 1:self.rows + rows + 1] = crow[1:] + self.nnz
+        self.indices[self.nnz:self.nnz + count] = col
+        self.data[self.nnz:self.nnz + count] = values
+        self.nnz += count
+        self.rows += rows
+
+    def matrix(self):
+        # Give back the unused capacity in place, then hand the arrays over uncopied.
+        self.indices.resize(self.nnz, refcheck=False)
+        self.data.resize(self.nnz, refcheck=False)
+        indptr = self.indptr.astype(np.int32) if self.nnz < 2**31 else self.indptr
+        return sp.csr_matrix((self.data, self.indices, indptr), shape=self.shape)
 
 
 def _plain(value):

@@ -109,6 +109,24 @@ def test_sparse_codes_equal_the_dense_ones_and_decode_alike(data):
     assert sp.isspmatrix_csr(single)
 
 
+def test_sparse_codes_are_assembled_in_place_as_chunks_grow_denser():
+    from skcosae.coupled import _CsrRows
+
+    rng = np.random.default_rng(0)
+    # The first chunk is the sparsest, so the capacity sized from it must grow twice.
+    chunks = [sp.random(r, 50, density=d, format="csr", dtype=np.float32, random_state=rng)
+              for r, d in [(30, 0.02), (40, 0.2), (30, 0.6)]]
+    out = _CsrRows(100, 50)
+    for chunk in chunks:
+        out.append(chunk.indptr.astype(np.int64), chunk.indices.astype(np.int64), chunk.data)
+    got = out.matrix()
+    expected = sp.vstack(chunks, format="csr")
+    assert got.dtype == np.float32 and got.indices.dtype == np.int32
+    assert got.nnz == expected.nnz and len(got.data) == expected.nnz  # no spare capacity
+    np.testing.assert_array_equal(got.toarray(), expected.toarray())
+    assert _CsrRows(0, 50).matrix().shape == (0, 50)
+
+
 def test_inference_keeps_the_input_float_dtype(data):
     est = CoupledSAE(**SMALL).fit(data)
     assert est.__sklearn_tags__().transformer_tags.preserves_dtype == ["float64", "float32"]
