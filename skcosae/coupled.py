@@ -48,6 +48,8 @@ _AUTO_BUFFER_BYTES = 256 * 2**20
 _IN_MEMORY_COPY_BYTES = 2**30
 # Parameters that do not change what a fit computes: a checkpoint written under other
 # values of these is resumed all the same.
+# With random_state=None, the integer a checkpointed run drew for its random choices.
+_DRAWN_RANDOM_STATE = "random_state drawn (random_state=None)"
 _NOT_IN_CHECKPOINT = ("max_epochs", "verbose", "checkpoint_dir", "device", "warm_start",
                       "streaming", "sparse_output", "n_threads")
 
@@ -203,7 +205,10 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         random states, ``history_``), atomically: a killed process leaves the last good
         one. A fit whose folder holds a checkpoint of the same configuration and data
         resumes from it and trains only the remaining epochs (``max_epochs`` in all); a
-        checkpoint of another configuration is an error naming what differs.
+        checkpoint of another configuration is an error naming what differs. With
+        ``random_state=None`` the run draws one integer for its random choices and keeps
+        it in the checkpoint, so that a resumed run draws the same pairs, validation rows
+        and batches as the run it continues.
     precision : {"float32", "tf32", "bf16"}, default="float32"
         Arithmetic of the training steps. ``"tf32"`` (CUDA only) lets matrix products use
         TensorFloat-32 tensor cores; ``"bf16"`` runs the dense matrix products (the
@@ -491,8 +496,12 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
             validate_parameter_constraints(
                 {"pair_mask": self._parameter_constraints["pair_mask"]},
                 {"pair_mask": pair_mask}, caller_name=f"{type(self).__name__}.fit")
+        stored = None
+        if not warm and self.checkpoint_dir is not None:
+            stored = load_checkpoint(self.checkpoint_dir)
+        random_state = self._fit_random_state(stored if not warm else None)
         mask = resolve_pair_mask(
-            self.pair_mask if pair_mask is None else pair_mask, mv.n_samples, self.random_state
+            self.pair_mask if pair_mask is None else pair_mask, mv.n_samples, random_state
         )
         needs_pairs = sorted(n for n in INSTANCE_LOSSES if n in weights)
         if self.architecture == "crosscoder":
@@ -506,7 +515,7 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         # initialise the model.
         moments = [scan_view(view, "fitting") for view in mv.views]
         variances = [max(float(var.sum()), 1e-12) for _, var in moments]
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
         device = self.device_ if warm else _resolve_device(self.device)
         # Under torchrun: this process's GPU, and rank 0's draws (one plan for every rank).
         device, mask, seed = join_process_group(device, mask, seed)
@@ -523,6 +532,8 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
                 rule = dataclasses.replace(rule, warmup=False, decay_fraction=0.0)
         check_precision(self.precision, device)
         config = self._checkpoint_config(mv, mask, moments)
+        if self.random_state is None and self.checkpoint_dir is not None:
+            config[_DRAWN_RANDOM_STATE] = random_state
 
         optimizer, resume = None, None
         if warm:
@@ -539,10 +550,9 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
                                  seed=seed)
             model.init_from_moments([m for m, _ in moments], [v for _, v in moments])
             total_epochs = epochs
-            if self.checkpoint_dir is not None:
-                resume = load_checkpoint(self.checkpoint_dir)
-                if resume is not None:
-                    self._check_checkpoint(resume["config"], config)
+            resume = stored
+            if resume is not None:
+                self._check_checkpoint(resume["config"], config)
         model = model.to(device)
         shuffle_rows = self._shuffle_rows(mv, device)
         plan = TrainingPlan(
@@ -609,6 +619,17 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
                 if message:
                     warnings.warn(message, UndertrainedWarning, stacklevel=_user_stacklevel())
         return self
+
+    def _fit_random_state(self, stored):
+        """``random_state``, or with ``random_state=None`` and a ``checkpoint_dir``, one
+        integer drawn for the run and kept in its checkpoint: a resumed run must draw the
+        same pairs, validation rows and pseudo-pairs as the run it continues."""
+        if self.random_state is not None or self.checkpoint_dir is None:
+            return self.random_state
+        drawn = None if stored is None else stored["config"].get(_DRAWN_RANDOM_STATE)
+        if drawn is not None:
+            return int(drawn)
+        return int(check_random_state(None).randint(np.iinfo(np.int32).max))
 
     def _with_pseudo_pairs(self, mv, mask, seed):
         """The views aligned on the anchors' pseudo-pairs, the grown mask, and the pairs."""

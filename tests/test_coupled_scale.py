@@ -288,6 +288,38 @@ def test_a_finished_checkpoint_is_loaded_not_retrained(data, tmp_path):
     assert rates[3] > rates[2] and rates[4] < rates[3]
 
 
+def test_a_run_without_random_state_resumes_with_its_own_draws(data, tmp_path, monkeypatch):
+    # random_state=None: the pairs (a fraction), the validation rows and the batches are
+    # drawn from numpy's global state, which differs when the run is started again.
+    import skcosae.backend.train as train
+
+    params = dict(SMALL, random_state=None, pair_mask=0.5, early_stopping=True,
+                  max_epochs=4, batch_size=16, n_iter_no_change=10)  # a check every 2 epochs
+    np.random.seed(0)
+    whole = CoupledSAE(**params, checkpoint_dir=tmp_path / "whole").fit(data)
+
+    save = train.save_checkpoint
+
+    def interrupt_after_two(path, state):
+        save(path, state)
+        if state["epochs"] == 2:
+            raise KeyboardInterrupt
+
+    np.random.seed(0)
+    monkeypatch.setattr(train, "save_checkpoint", interrupt_after_two)
+    with pytest.warns(UserWarning, match="interrupted after 2 of 4"):
+        CoupledSAE(**params, checkpoint_dir=tmp_path / "cut").fit(data)
+    monkeypatch.setattr(train, "save_checkpoint", save)
+    np.random.seed(1)
+    resumed = CoupledSAE(**params, checkpoint_dir=tmp_path / "cut").fit(data)
+    assert resumed.n_iter_ == 4
+    np.testing.assert_array_equal(resumed.pair_mask_, whole.pair_mask_)
+    np.testing.assert_allclose(resumed.history_["validation"], whole.history_["validation"],
+                               rtol=1e-5)
+    for name, value in _weights(whole).items():
+        np.testing.assert_allclose(_weights(resumed)[name], value, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("change, named", [
     ({"n_concepts": 48}, "n_concepts"),
     ({"losses": ["rec", "trans"]}, "losses"),
