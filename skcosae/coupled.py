@@ -939,30 +939,32 @@ class _CsrRows:
     """A CSR float32 matrix filled chunk of rows by chunk of rows.
 
     The column indices and values live in two arrays whose capacity is sized from the
-    first chunk's density and grown in place (``ndarray.resize``: a ``realloc``, which
-    moves no data for large blocks on Linux) when a later chunk needs more; the chunks
-    themselves are not kept. Holding every chunk until one concatenation at the end doubled
-    the codes' memory and, on long transforms, fragmented the heap with one small block
-    per chunk between the freed inputs.
+    density seen so far (with a small margin) and grown in place (``ndarray.resize``: a
+    ``realloc``, which moves no data for large blocks on Linux) when a chunk needs more;
+    the chunks themselves are not kept. Holding every chunk until one concatenation at the
+    end doubled the codes' memory and, on long transforms, fragmented the heap with one
+    small block per chunk between the freed inputs.
     """
 
-    _GROWTH = 1.1
+    _MARGIN = 1.02
 
     def __init__(self, n_rows, n_cols):
         self.shape = (n_rows, n_cols)
-        self.indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        # int32 offsets while they fit (as scipy's own), so the matrix needs no copy.
+        self.indptr = np.zeros(n_rows + 1, dtype=np.int32)
         self.indices = np.empty(0, dtype=np.int32)
         self.data = np.empty(0, dtype=np.float32)
         self.rows = self.nnz = 0
 
     def _reserve(self, count, chunk_rows):
         needed = self.nnz + count
+        if needed > np.iinfo(self.indptr.dtype).max:
+            self.indptr = self.indptr.astype(np.int64)
         if needed <= len(self.data):
             return
         rows_done = self.rows + chunk_rows
-        per_row = needed / max(rows_done, 1)
-        capacity = max(needed, int(per_row * self.shape[0] * self._GROWTH)
-                       if rows_done < self.shape[0] else needed)
+        expected = int(needed / rows_done * self.shape[0] * self._MARGIN)
+        capacity = needed if rows_done >= self.shape[0] else max(needed, expected)
         self.indices.resize(capacity, refcheck=False)
         self.data.resize(capacity, refcheck=False)
 
@@ -979,8 +981,7 @@ class _CsrRows:
         # Give back the unused capacity in place, then hand the arrays over uncopied.
         self.indices.resize(self.nnz, refcheck=False)
         self.data.resize(self.nnz, refcheck=False)
-        indptr = self.indptr.astype(np.int32) if self.nnz < 2**31 else self.indptr
-        return sp.csr_matrix((self.data, self.indices, indptr), shape=self.shape)
+        return sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
 
 
 def _plain(value):
