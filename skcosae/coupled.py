@@ -15,6 +15,7 @@ import numbers
 import os
 import warnings
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -803,24 +804,47 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
                 size=block.shape, device=self.device_, check_invariants=False)
         return torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32)).to(self.device_)
 
+    def _read_chunks(self, arrays, n):
+        """``(start, stop, blocks)``: the rows of every array, chunk by chunk.
+
+        When an array is read from a file, the next chunk is read by a background thread
+        while the caller computes on this one (numpy's copy from a memmap releases the GIL),
+        so the disk and the model work at the same time; one more chunk of rows is held.
+        """
+        step = self._chunk_rows()
+        bounds = [(start, min(start + step, n)) for start in range(0, n, step)]
+
+        def read(start, stop):
+            return [self._rows(a, start, stop) for a in arrays]
+
+        if not any(getattr(a, "in_memory", True) is False for a in arrays):
+            for start, stop in bounds:
+                yield start, stop, read(start, stop)
+            return
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            pending = reader.submit(read, *bounds[0]) if bounds else None
+            for i, (start, stop) in enumerate(bounds):
+                blocks = pending.result()
+                pending = reader.submit(read, *bounds[i + 1]) if i + 1 < len(bounds) else None
+                yield start, stop, blocks
+
     def _run(self, fn, arrays, *, codes):
         """``fn`` on row chunks of ``arrays``, without gradients.
 
         Returns codes (``codes=True``: CSR float32 with ``sparse_output``) or dense rows in
         the float dtype of the input (float32 stays float32). Each chunk's result is copied
         into one output that grows in place and the chunk is freed at once, so the working
-        memory is one chunk's, whatever the number of rows.
+        memory is a chunk or two of rows, whatever their number.
         """
         torch = _torch()
         n = arrays[0].shape[0]
         dtype = _output_dtype(arrays[0])
         sparse = codes and self.sparse_output
         output = _CsrRows(n, self.n_concepts_) if sparse else None
-        step = self._chunk_rows()
         with torch.no_grad(), _torch_threads(getattr(self, "n_threads", None)):
-            for start in range(0, n, step):
-                stop = min(start + step, n)
-                out = fn(*[self._to_tensor(self._rows(a, start, stop)) for a in arrays])
+            for start, stop, blocks in self._read_chunks(arrays, n):
+                out = fn(*[self._to_tensor(block) for block in blocks])
+                del blocks
                 if sparse:
                     if out.layout != torch.sparse_csr:
                         out = out.to_sparse_csr()

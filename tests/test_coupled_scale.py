@@ -67,6 +67,26 @@ def test_memmaps_stream_and_learn_like_arrays(data, memmaps):
     np.testing.assert_array_equal(codes[0], est.transform(data)[0])
 
 
+def test_file_views_are_read_a_chunk_ahead_with_the_same_results(data, memmaps, tmp_path,
+                                                                  monkeypatch):
+    est = CoupledSAE(**SMALL).fit(data)
+    dense = est.transform(data)
+    translated = est.translate(data[0], 0, 1)
+    # 100-row chunks: the reader thread runs eleven chunks ahead of the model.
+    monkeypatch.setattr(CoupledSAE, "_chunk_rows", lambda self: 100)
+    for got, expected in zip(est.transform(memmaps), dense):
+        np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(est.translate(memmaps[0], 0, 1), translated)
+    est.set_params(sparse_output=True)
+    for got, expected in zip(est.transform(memmaps), dense):
+        np.testing.assert_array_equal(got.toarray(), expected)
+    bad = data[1].copy()
+    bad[1050, 3] = np.inf
+    np.save(tmp_path / "bad.npy", bad)
+    with pytest.raises(ValueError, match=r"rows 1000-1099 \(first bad row: 1050\).*transform"):
+        est.transform([memmaps[0], np.load(tmp_path / "bad.npy", mmap_mode="r")])
+
+
 def test_h5py_datasets_are_views(data, tmp_path):
     h5py = pytest.importorskip("h5py")
     with h5py.File(tmp_path / "views.h5", "w") as f:
@@ -157,12 +177,16 @@ def _peaks(folder, n, d=256):
     return fit_peak, transform_peak - sum(z.data.nbytes + z.indices.nbytes for z in codes)
 
 
-def test_fit_and_transform_memory_does_not_grow_with_the_rows(tmp_path):
-    (tmp_path / "small").mkdir()
-    (tmp_path / "large").mkdir()
-    small = _peaks(tmp_path / "small", 10_000)
-    large = _peaks(tmp_path / "large", 40_000)
-    added = 2 * 30_000 * 256 * 4  # 61 MB more data on disk
+def test_fit_and_transform_memory_does_not_grow_with_the_rows(tmp_path, monkeypatch):
+    # Chunks of 2,000 rows: both sizes read many full chunks (one ahead of the model), so
+    # their constant working memory is the same.
+    monkeypatch.setattr(CoupledSAE, "_chunk_rows", lambda self: 2000)
+    for name in ("warm-up", "small", "large"):
+        (tmp_path / name).mkdir()
+    _peaks(tmp_path / "warm-up", 4_000)  # one-time allocations (lazy imports, caches)
+    small = _peaks(tmp_path / "small", 20_000)
+    large = _peaks(tmp_path / "large", 80_000)
+    added = 2 * 60_000 * 256 * 4  # 123 MB more data on disk
     # No view is copied whole: 4x the rows add a few index arrays, not the data.
     assert large[0] - small[0] < 0.1 * added, (small, large)
     assert large[1] - small[1] < 0.1 * added, (small, large)
