@@ -163,8 +163,9 @@ class LazyView:
         if len(index) == 0:
             return out
         if self.in_memory:
-            block = self.source[index]
-            out[...] = block if self.columns is None else block[:, self.columns]
+            # Rows and columns in one indexing: no temporary of the source's full width.
+            out[...] = (self.source[index] if self.columns is None
+                        else self.source[index, self.columns])
             return out
         breaks = np.flatnonzero(np.diff(index) != 1) + 1
         for a, b in zip(np.concatenate([[0], breaks]), np.concatenate([breaks, [len(index)]])):

@@ -118,3 +118,21 @@ def test_pair_mask_forms():
 def test_bad_pair_mask(mask, match):
     with pytest.raises(ValueError, match=match):
         resolve_pair_mask(mask, 6)
+
+
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_a_lazy_view_reads_its_columns_of_chosen_rows(tmp_path, on_disk):
+    from skcosae._views import LazyView
+
+    X = np.arange(120, dtype=np.float64).reshape(20, 6)
+    if on_disk:
+        np.save(tmp_path / "x.npy", X)
+        X = np.load(tmp_path / "x.npy", mmap_mode="r")
+    view = LazyView(X, "b", columns=slice(2, 5))
+    rows = np.array([0, 1, 2, 7, 8, 19])  # two contiguous runs and a lone row
+    expected = np.asarray(X)[rows, 2:5]
+    np.testing.assert_array_equal(view.take(rows), expected)
+    out = np.zeros((len(rows), 3), dtype=np.float32)
+    assert view.take_into(rows, out) is out
+    np.testing.assert_array_equal(out, expected.astype(np.float32))
+    np.testing.assert_array_equal(view.rows(3, 6), np.asarray(X)[3:6, 2:5])
