@@ -148,9 +148,11 @@ class LazyView:
         """Rows ``start:stop`` as a writable array of :attr:`dtype`."""
         return self._convert(self.source[start:stop])
 
-    def take(self, index):
-        """Rows ``index`` (sorted, unique) as a new array of :attr:`dtype`."""
-        return self.take_into(index, np.empty((len(index), self.shape[1]), dtype=self.dtype))
+    def take(self, index, dtype=None):
+        """Rows ``index`` (sorted, unique) as a new array of ``dtype`` (default
+        :attr:`dtype`), read straight into it."""
+        dtype = self.dtype if dtype is None else dtype
+        return self.take_into(index, np.empty((len(index), self.shape[1]), dtype=dtype))
 
     def take_into(self, index, out):
         """Write rows ``index`` (sorted, unique) into ``out``, converted to its dtype.

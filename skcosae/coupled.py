@@ -49,10 +49,10 @@ _AUTO_BUFFER_BYTES = 256 * 2**20
 _IN_MEMORY_COPY_BYTES = 2**30
 # Parameters that do not change what a fit computes: a checkpoint written under other
 # values of these is resumed all the same.
-# With random_state=None, the integer a checkpointed run drew for its random choices.
-_DRAWN_RANDOM_STATE = "random_state drawn (random_state=None)"
 _NOT_IN_CHECKPOINT = ("max_epochs", "verbose", "checkpoint_dir", "device", "warm_start",
                       "streaming", "sparse_output", "n_threads")
+# With random_state=None, the integer a checkpointed run drew for its random choices.
+_DRAWN_RANDOM_STATE = "random_state drawn (random_state=None)"
 
 
 class TrainingStoppedWarning(UserWarning):
@@ -500,7 +500,7 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         stored = None
         if not warm and self.checkpoint_dir is not None:
             stored = load_checkpoint(self.checkpoint_dir)
-        random_state = self._fit_random_state(stored if not warm else None)
+        random_state = self._fit_random_state(stored)
         mask = resolve_pair_mask(
             self.pair_mask if pair_mask is None else pair_mask, mv.n_samples, random_state
         )
@@ -817,7 +817,8 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         def read(start, stop):
             return [self._rows(a, start, stop) for a in arrays]
 
-        if not any(getattr(a, "in_memory", True) is False for a in arrays):
+        # Arrays, code matrices and in-memory views are read at once; files ahead.
+        if all(getattr(a, "in_memory", True) for a in arrays):
             for start, stop in bounds:
                 yield start, stop, read(start, stop)
             return

@@ -72,7 +72,7 @@ def test_file_views_are_read_a_chunk_ahead_with_the_same_results(data, memmaps, 
     est = CoupledSAE(**SMALL).fit(data)
     dense = est.transform(data)
     translated = est.translate(data[0], 0, 1)
-    # 100-row chunks: the reader thread runs eleven chunks ahead of the model.
+    # 12 chunks of 100 rows: the reader thread reads each while the model encodes the last.
     monkeypatch.setattr(CoupledSAE, "_chunk_rows", lambda self: 100)
     for got, expected in zip(est.transform(memmaps), dense):
         np.testing.assert_array_equal(got, expected)

@@ -283,12 +283,7 @@ class StreamedViews:
         self._pair_ids = None
         if pair_index is not None and len(pair_index):
             self._pair_ids = np.asarray(pair_index, dtype=np.int64)  # sorted
-            self._pairs = [self._read(s, self._pair_ids) for s in self.sources]
-
-    @staticmethod
-    def _read(source, index):
-        """Rows ``index`` of a source, read straight into float32 (no copy in its dtype)."""
-        return source.take_into(index, np.empty((len(index), source.shape[1]), np.float32))
+            self._pairs = [s.take(self._pair_ids, np.float32) for s in self.sources]
 
     def _locate(self, view, rows):
         """Positions in the buffer of ``view``'s global ``rows`` (all resident)."""
@@ -330,7 +325,7 @@ class StreamedViews:
     def rows(self, index):
         """Every view's rows ``index`` (sorted, unique), read from the sources; the buffer
         is left as it is."""
-        return [self._to_device(self._read(s, index)) for s in self.sources]
+        return [self._to_device(s.take(index, np.float32)) for s in self.sources]
 
     def batches(self, buffers):
         """``(xs, step, pair_index)`` of every step, as :meth:`DeviceViews.batches`."""
