@@ -536,13 +536,17 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         if self.random_state is None and self.checkpoint_dir is not None:
             config[_DRAWN_RANDOM_STATE] = random_state
 
-        optimizer, resume = None, None
+        resume = None
         if warm:
-            # Train a copy: an error mid-fit must leave the fitted model as it was. One
-            # deepcopy keeps the optimiser pointing at the copied parameters.
-            model, optimizer = copy.deepcopy((self.model_, self._optimizer))
+            # Train a copy: an error mid-fit must leave the fitted model as it was.
+            model = copy.deepcopy(self.model_)
             resume = {"epochs": self.n_iter_, "history": self.history_.to_dict("records"),
                       "steps": self.n_steps_}
+            optimizer_state = getattr(self, "_optimizer_state", None)  # None: an older pickle
+            if optimizer_state is not None:
+                # Adam's moments go on where the last fit left them. A copy, as loading a
+                # state shares its tensors, which the run then updates in place.
+                resume["optimizer"] = copy.deepcopy(optimizer_state)
             total_epochs = self.n_iter_ + epochs
             # A continued fit draws new batches: the same seed would replay the first epochs.
             seed = (seed + 7919 * self.n_iter_) % np.iinfo(np.int32).max
@@ -578,7 +582,7 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
             progress = tqdm(total=(total_epochs - done) * rows, desc="CoupledSAE", unit="row",
                             unit_scale=True, dynamic_ncols=True)
         try:
-            result = train_coupled(model, plan, optimizer=optimizer, resume=resume,
+            result = train_coupled(model, plan, resume=resume,
                                    progress=progress)
         finally:
             if progress is not None:
@@ -589,7 +593,7 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         dead = self._dead_fraction(model, mv, device)
         # Training produced a model: only now does the estimator change.
         self.model_ = model
-        self._optimizer = result.optimizer
+        self._optimizer_state = result.optimizer.state_dict()
         self.device_ = device
         self.losses_ = dict(weights)
         self.pair_mask_ = given_mask
@@ -902,7 +906,8 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         if "model_" in state:
             state["model_"] = _cpu_copy(state["model_"])
             state["device_"] = "cpu"
-        state.pop("_optimizer", None)
+        if "_optimizer_state" in state:
+            state["_optimizer_state"] = _on_cpu(state["_optimizer_state"])
         return state
 
     def __sklearn_tags__(self):
@@ -938,6 +943,18 @@ class _torch_threads:
 
 def _cpu_copy(model):
     return copy.deepcopy(model).to("cpu")
+
+
+def _on_cpu(value):
+    """``value`` with every tensor in it (through dicts and lists) on the CPU."""
+    torch = _torch()
+    if torch.is_tensor(value):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {key: _on_cpu(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_on_cpu(item) for item in value)
+    return value
 
 
 def _shared_tensor(array):

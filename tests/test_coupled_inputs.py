@@ -136,6 +136,29 @@ def test_pickle_and_clone(views, fitted):
     assert not hasattr(fresh, "model_") and fresh.get_params() == fitted.get_params()
 
 
+def test_training_continues_after_pickling_as_it_would_have_without(views):
+    a, b = views[0]
+    kept = CoupledSAE(**SMALL, warm_start=True).fit([a, b])
+    restored = pickle.loads(pickle.dumps(kept))
+    kept.fit([a, b])
+    restored.fit([a, b])  # Adam's moments travelled with the pickle
+    restored.partial_fit([a, b])
+    kept.partial_fit([a, b])
+    assert restored.n_iter_ == kept.n_iter_ == 5
+    for mine, theirs in zip(restored.dictionaries_, kept.dictionaries_):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_a_new_learning_rate_holds_for_the_next_partial_fit(views):
+    a, b = views[0]
+    est = CoupledSAE(**SMALL).partial_fit([a, b])
+    before = est.dictionaries_[0]
+    est.set_params(learning_rate=1e-12).partial_fit([a, b])
+    assert np.abs(est.dictionaries_[0] - before).max() < 1e-6
+    est.set_params(learning_rate=3e-3).partial_fit([a, b])
+    assert np.abs(est.dictionaries_[0] - before).max() > 1e-3
+
+
 def test_nan_loss_stops_training_and_restores_last_good_epoch(views, monkeypatch):
     a, b = views[0]
     from skcosae.backend import losses

@@ -228,6 +228,8 @@ def test_cuda_fit_pickles_and_encodes_the_same_on_a_cpu_only_process(tmp_path):
         views = [np.load({str(tmp_path / "view0.npy")!r}), np.load({str(tmp_path / "view1.npy")!r})]
         codes = sae.transform(views)
         np.save({str(tmp_path / "cpu_codes.npy")!r}, np.stack(codes))
+        sae.partial_fit(views)  # the fused CUDA Adam's state continues on the CPU
+        assert sae.n_iter_ == 3
         print(sae.device_)
     """)
     import skcosae

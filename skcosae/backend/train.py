@@ -264,8 +264,9 @@ def train_coupled(model, plan, *, optimizer=None, resume=None, callback=None, pr
         stored on the result as ``result.optimizer``.
     resume : dict, optional
         Where training starts: ``epochs`` already trained and their ``history`` (counted in
-        the epoch numbers and the checkpoints), and, from a checkpoint, ``model``,
-        ``optimizer``, ``numpy_rng`` and ``torch_rng`` states to restore.
+        the epoch numbers and the checkpoints); an ``optimizer`` state to load (a warm start
+        from a stored state); and, from a checkpoint, ``model``, ``numpy_rng`` and
+        ``torch_rng`` states to restore.
     callback : callable, optional
         Called as ``callback(epoch, row)`` after every epoch with that epoch's mean losses;
         it may raise ``KeyboardInterrupt`` (as a Ctrl-C would) to stop training.
@@ -314,9 +315,14 @@ def train_coupled(model, plan, *, optimizer=None, resume=None, callback=None, pr
         resume = parallel.broadcast_object(resume)
     if "model" in resume:
         model.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
         rng.bit_generator.state = resume["numpy_rng"]
         generator.set_state(resume["torch_rng"])
+    if "optimizer" in resume:
+        optimizer.load_state_dict(resume["optimizer"])
+    if plan.convergence is None:
+        # A continued optimiser carries the rate it last ran at; this run takes the plan's.
+        for group in optimizer.param_groups:
+            group["lr"] = plan.learning_rate
     if parallel is not None:
         parallel.broadcast_module(model)
     done, earlier = int(resume.get("epochs", 0)), list(resume.get("history", []))
