@@ -165,8 +165,9 @@ class CoupledSAE(MultiViewSurfaceMixin, LossWeightsMixin, TransformerMixin, Base
         ``"cca"``: canonical correlations (within-view covariances shrunk by 0.1), best on
         low-dimensional views that share most of their variance (docs: Pairing, "Few
         anchors"). Needs at least 3 pairs and views in memory (every view but the first
-        is reordered in a copy); costs a PCA per view and, per round, a CCA and a
-        nearest-neighbour search over the rows. Measured on real data in the docs'
+        is reordered in a copy); costs a PCA per view and, per round, a CCA and an exact
+        nearest-neighbour search of every row against every row, whose time grows with the
+        square of the number of rows (docs: Pairing). Measured on real data in the docs'
         Reproduction page: from 1% of pairs it recovers far more of the fully paired
         alignment than the distributional terms. Nothing happens when every row is paired.
     batch_size : int, default=256
