@@ -32,16 +32,6 @@ from skcosae.coupled import make_baseline
 from skcosae.datasets import load_bbc_news, load_mfeat
 from skcosae.metrics import intervencha_report
 
-
-def epochs(args):
-    """``max_epochs`` when the command line sets it; else the estimator's converging default."""
-    return {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
-
-
-def epochs_text(args):
-    return "default max_epochs" if args.max_epochs is None else f"max_epochs={args.max_epochs}"
-
-
 AGGREGATES = ("S_ext", "S_trans", "S_cc", "S_align", "S_cycle")
 
 # (S_ext, S_trans, S_cc) of the paper's vision table (ViT / DINOv2 / SigLIP on ImageNet)
@@ -141,7 +131,7 @@ def run_dataset(name, args):
         y_test = split[-1]
         n_train = len(train[0])
         for row, (make, fraction) in rows.items():
-            common = dict(n_concepts=args.n_concepts, k=args.k, **epochs(args),
+            common = dict(n_concepts=args.n_concepts, k=args.k, max_epochs=args.max_epochs,
                           batch_size=args.batch_size, device=args.device,
                           random_state=seed, view_names=view_names)
             pair_mask = pair_mask_for(fraction, n_train, seed)
@@ -273,9 +263,9 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--n-concepts", type=int, default=256)
     parser.add_argument("--k", type=float, default=8)
-    parser.add_argument("--max-epochs", type=int, default=None,
-                        help="cap on epochs (default: the estimator's, which stops once "
-                        "the loss has converged)")
+    parser.add_argument("--max-epochs", type=int, default=CoupledSAE().max_epochs,
+                        help="cap on epochs (default: the estimator's; fits stop once the "
+                        "loss has converged)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--test-size", type=float, default=0.4)
     parser.add_argument("--cv", type=int, default=3, help="folds of the report's probes")
@@ -295,7 +285,7 @@ def main():
     args = parser.parse_args()
     args.views = {"mfeat": args.mfeat_views}
 
-    print(f"CoupledSAE(n_concepts={args.n_concepts}, k={args.k}, {epochs_text(args)}, "
+    print(f"CoupledSAE(n_concepts={args.n_concepts}, k={args.k}, max_epochs={args.max_epochs}, "
           f"batch_size={args.batch_size}, device={args.device!r}); "
           f"intervencha_report(cv={args.cv})")
     start = time.perf_counter()

@@ -324,7 +324,7 @@ def main():
                         default=[1.0, 0.1, 0.03, 0.01, 0.003, 0.001])
     parser.add_argument("--recipes", nargs="+", default=["paired", "cosae"], choices=RECIPES)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--max-epochs", type=int, default=200,
+    parser.add_argument("--max-epochs", type=int, default=CoupledSAE().max_epochs,
                         help="the cap of every fit (CoupledSAE's default: fits stop when "
                              "they converge)")
     parser.add_argument("--batch-size", type=int, default=256)

@@ -81,8 +81,7 @@ def cells(rows, n):
 def sae_table(law, args):
     print(f"### CoupledSAE, {law} concepts: make_platonic(n_samples={args.n_samples}, n_views=2, "
           f"linear={args.linear}, {concept_law(law, args)}); CoupledSAE(n_concepts="
-          f"{args.n_concepts}, k={args.k}, max_epochs={args.max_epochs or 'default'}); "
-          f"seeds {args.seeds}; "
+          f"{args.n_concepts}, k={args.k}, max_epochs={args.max_epochs}); seeds {args.seeds}; "
           "75% train / 25% scored")
     print()
     print("| losses | S_ext | S_trans | S_cc | S_align | S_cycle | recovery "
@@ -97,9 +96,7 @@ def sae_table(law, args):
             cut = int(0.75 * args.n_samples)
             start = time.perf_counter()
             sae = CoupledSAE(n_concepts=args.n_concepts, k=args.k, losses=losses,
-                             device=args.device,
-                             **({} if args.max_epochs is None
-                                else {"max_epochs": args.max_epochs}),
+                             max_epochs=args.max_epochs, device=args.device,
                              random_state=seed)
             sae.fit([X[:cut] for X in Xs], pair_mask=pairs(fraction, cut, seed))
             fit_s = time.perf_counter() - start
@@ -166,9 +163,9 @@ def linear_table(laws, args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-samples", type=int, default=6000)
-    parser.add_argument("--max-epochs", type=int, default=None,
-                        help="cap on epochs (default: the estimator's, which stops once "
-                        "the loss has converged)")
+    parser.add_argument("--max-epochs", type=int, default=CoupledSAE().max_epochs,
+                        help="cap on epochs (default: the estimator's; fits stop once the "
+                        "loss has converged)")
     parser.add_argument("--n-concepts", type=int, default=128)
     parser.add_argument("--k", type=float, default=4)
     parser.add_argument("--linear", action="store_true", help="linear view maps")
